@@ -1,0 +1,17 @@
+#include "facepay/common/env.h"
+
+#include <cstdlib>
+
+namespace facepay {
+
+std::string GetEnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read-only use
+  if (v == nullptr || *v == '\0') return fallback;
+  return v;
+}
+
+std::string ModelsDir() { return GetEnvOr("FACEPAY_MODELS_DIR", FACEPAY_DEFAULT_MODELS_DIR); }
+
+std::string DataDir() { return GetEnvOr("FACEPAY_DATA_DIR", FACEPAY_DEFAULT_DATA_DIR); }
+
+}  // namespace facepay
