@@ -1,0 +1,13 @@
+// Command groups of the `facepay` CLI. Each Add*Commands adds its subcommands to `app`; a
+// subcommand's callback stores its process exit code in `exit_code` (0 ok, 1 failure,
+// 2 usage). Output contract: machine-readable JSON on stdout, progress and errors on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace facepay::cli {
+
+void AddVisionCommands(CLI::App& app, int& exit_code);    // vision_commands.cc
+void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.cc
+
+}  // namespace facepay::cli

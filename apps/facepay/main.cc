@@ -1,0 +1,14 @@
+// facepay: face-biometric payments and ticketing. Wiring only; see commands.h.
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"facepay: face-biometric payment and ticketing system"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "facepay 0.1.0");
+  int exit_code = 0;
+  // Command groups register here as they land.
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}
