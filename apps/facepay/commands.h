@@ -8,6 +8,8 @@
 namespace facepay::cli {
 
 void AddVisionCommands(CLI::App& app, int& exit_code);    // vision_commands.cc
+void AddEvalCommands(CLI::App& app, int& exit_code);      // eval_commands.cc
+void AddBenchCommands(CLI::App& app, int& exit_code);     // bench_commands.cc
 void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.cc
 
 }  // namespace facepay::cli

@@ -8,7 +8,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "facepay 0.1.0");
   int exit_code = 0;
-  // Command groups register here as they land.
+  facepay::cli::AddVisionCommands(app, exit_code);
+  facepay::cli::AddEvalCommands(app, exit_code);
+  facepay::cli::AddBenchCommands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "facepay/vision/stages.h"
@@ -32,7 +33,22 @@ class Stopwatch {
 
 float Area(const Detection& d) { return d.box.width * d.box.height; }
 
+float SelectionScore(const Detection& d, FaceSelection sel, const cv::Size& image) {
+  if (sel == FaceSelection::kLargest) return Area(d);
+  const cv::Point2f c(d.box.x + d.box.width / 2, d.box.y + d.box.height / 2);
+  const cv::Point2f mid(image.width / 2.f, image.height / 2.f);
+  const float r = 0.5f * std::hypot(static_cast<float>(image.width), static_cast<float>(image.height));
+  const float dn = std::min(1.f, std::hypot(c.x - mid.x, c.y - mid.y) / std::max(r, 1.f));
+  return Area(d) * (1.f - 0.6f * dn);
+}
+
 }  // namespace
+
+std::optional<FaceSelection> ParseFaceSelection(std::string_view name) {
+  if (name == "largest") return FaceSelection::kLargest;
+  if (name == "central") return FaceSelection::kCentral;
+  return std::nullopt;
+}
 
 const char* FaceStatusName(FaceStatus s) {
   switch (s) {
@@ -122,8 +138,10 @@ StatusOr<FaceAnalysis> FacePipeline::Analyze(const cv::Mat& bgr,
     a.timings.detect_ms = sw.LapMs();
     if (!a.detections.empty()) {
       std::vector<Detection> by_size = a.detections;
-      std::stable_sort(by_size.begin(), by_size.end(),
-                       [](const Detection& x, const Detection& y) { return Area(x) > Area(y); });
+      const cv::Size size = bgr.size();
+      std::stable_sort(by_size.begin(), by_size.end(), [&](const Detection& x, const Detection& y) {
+        return SelectionScore(x, opt.selection, size) > SelectionScore(y, opt.selection, size);
+      });
       a.status = FaceStatus::kOk;
       if (opt.single_subject && by_size.size() > 1 &&
           Area(by_size[1]) >= options_.multiple_face_area_ratio * Area(by_size[0])) {

@@ -13,12 +13,14 @@ StatusOr<Landmarker> Landmarker::Create(std::shared_ptr<const ModelPack> pack) {
 Landmarks68 Landmarker::Predict(const cv::Mat& bgr, const cv::Rect2f& box) {
   const ModelSpec& spec = pack_->spec(ModelRole::kLandmarks);
   // Square the box to its height, centred horizontally; the model's output is relative to it.
-  const float side = box.height;
-  const float x0 = box.x + box.width / 2 - side / 2;
+  const bool square = pack_->params().landmark_crop == "square_height";
+  const float side_x = square ? box.height : box.width;
+  const float side_y = box.height;
+  const float x0 = box.x + box.width / 2 - side_x / 2;
   const float y0 = box.y;
   // Crop + resize in one warp; pixels outside the frame replicate the border.
-  const double sx = spec.input.width / static_cast<double>(side);
-  const double sy = spec.input.height / static_cast<double>(side);
+  const double sx = spec.input.width / static_cast<double>(side_x);
+  const double sy = spec.input.height / static_cast<double>(side_y);
   const cv::Mat m = (cv::Mat_<double>(2, 3) << sx, 0, -x0 * sx, 0, sy, -y0 * sy);
   cv::Mat gray, crop;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
@@ -30,7 +32,7 @@ Landmarks68 Landmarker::Predict(const cv::Mat& bgr, const cv::Rect2f& box) {
   const float* o = out.ptr<float>();
   Landmarks68 lm;
   for (int i = 0; i < 68; ++i) {
-    lm[i] = cv::Point2f(x0 + o[2 * i] * side, y0 + o[2 * i + 1] * side);
+    lm[i] = cv::Point2f(x0 + o[2 * i] * side_x, y0 + o[2 * i + 1] * side_y);
   }
   return lm;
 }

@@ -91,7 +91,12 @@ StatusOr<std::shared_ptr<const ModelPack>> ModelPack::Load(const std::string& di
     p.detect_confidence = dp.at("confidence").get<float>();
     p.detect_nms_iou = dp.at("nms_iou").get<float>();
     p.detect_max_faces = dp.at("max_faces").get<int>();
-    p.landmark_points = models.at("landmarks").at("params").at("points").get<int>();
+    const json& lp = models.at("landmarks").at("params");
+    p.landmark_points = lp.at("points").get<int>();
+    p.landmark_crop = lp.value("crop", std::string("square_height"));
+    if (p.landmark_crop != "square_height" && p.landmark_crop != "box") {
+      return InvalidArgument("model_manifest_invalid", "landmarks crop must be square_height or box");
+    }
     p.embedding_dim = models.at("embedder").at("params").at("dim").get<int>();
     p.embedder_model_id = models.at("embedder").at("params").at("model_id").get<std::string>();
     p.liveness_crop_scale = models.at("liveness").at("params").at("crop_scale").get<float>();

@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,8 +37,20 @@ struct PipelineOptions {
   float multiple_face_area_ratio = 0.25f;
 };
 
+// Which face is "the" face of an image.
+enum class FaceSelection {
+  kLargest,  // largest box (a gate camera: the person in front is the closest)
+  // Largest after down-weighting faces far from the image centre (area * (1 - 0.6 d/r), d the
+  // distance of the box centre to the image centre, r half the diagonal): photos framed on one
+  // person, such as LFW, where a bigger bystander can be cut off at the edge.
+  kCentral,
+};
+// Parses "largest" / "central"; nullopt otherwise.
+std::optional<FaceSelection> ParseFaceSelection(std::string_view name);
+
 struct AnalyzeOptions {
-  bool single_subject = false;  // report multiple_faces instead of choosing the largest
+  FaceSelection selection = FaceSelection::kLargest;
+  bool single_subject = false;  // report multiple_faces instead of choosing one
   bool all_faces = false;       // run landmarks/quality/liveness on every face, not just one
   bool liveness = true;
   bool embed = true;
@@ -63,7 +77,7 @@ struct FaceAnalysis {
   FaceStatus status = FaceStatus::kNoFace;
   int image_width = 0, image_height = 0;
   std::vector<Detection> detections;  // every face found, best score first
-  // faces[0] is the chosen face (largest); with all_faces, the others follow, largest first.
+  // faces[0] is the chosen face; with all_faces, the others follow in selection order.
   std::vector<FaceResult> faces;
   StageTimings timings;
 };

@@ -40,6 +40,8 @@ struct PackParams {
   int detect_max_faces = 50;
   // landmarks
   int landmark_points = 68;
+  // "square_height": the box squared to its height, centred; "box": the box as detected.
+  std::string landmark_crop = "square_height";
   // embedder
   int embedding_dim = 512;
   std::string embedder_model_id;

@@ -1,0 +1,121 @@
+// facepay bench vision
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <opencv2/core/utility.hpp>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "facepay/common/env.h"
+#include "facepay/common/progress.h"
+#include "facepay/eval/datasets.h"
+
+namespace facepay::cli {
+namespace {
+
+using nlohmann::json;
+
+struct BenchArgs {
+  std::string images, models;
+  int threads = 1;
+  int count = 300;
+  int warmup = 10;
+  bool json_out = false;
+};
+
+json Summary(std::vector<double> v) {
+  if (v.empty()) return nullptr;
+  std::sort(v.begin(), v.end());
+  auto q = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))]; };
+  double sum = 0;
+  for (double x : v) sum += x;
+  return {{"median_ms", q(0.5)}, {"p90_ms", q(0.9)}, {"p99_ms", q(0.99)},
+          {"mean_ms", sum / static_cast<double>(v.size())}, {"n", v.size()}};
+}
+
+int BenchVision(BenchArgs& a) {
+  if (a.images.empty()) a.images = DataDir() + "/lfw-view1/images";
+  auto files = eval::ListImages(a.images);
+  if (!files.ok()) {
+    return Fail(Status(files.status().code(), files.status().reason(),
+                       std::string(files.status().message()) +
+                           " (set --images or FACEPAY_DATA_DIR; real images are needed)"));
+  }
+  // A deterministic spread over the folder, not just its first identities.
+  std::vector<std::string> pick;
+  const size_t n = std::min(files->size(), static_cast<size_t>(a.count + a.warmup));
+  for (size_t i = 0; i < n; ++i) pick.push_back((*files)[i * files->size() / n]);
+  cv::setNumThreads(1);  // measure single-threaded stages; --threads adds workers
+  auto pipeline = LoadPipeline(a.models, a.threads, false);
+  if (!pipeline) return 1;
+  std::vector<cv::Mat> imgs(pick.size());
+  std::vector<double> decode_ms;
+  for (size_t i = 0; i < pick.size(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto img = vision::ReadImageFile(pick[i], pipeline->options().decode);
+    decode_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (img.ok()) imgs[i] = *img;
+  }
+  const char* kStages[] = {"detect", "landmarks", "align", "quality", "liveness", "embed", "pipeline"};
+  std::vector<std::vector<double>> t(7);
+  std::mutex mu;  // guards t
+  size_t faces = 0;
+  const auto wall0 = std::chrono::steady_clock::now();
+  Progress bar("bench", imgs.size(), stderr, true);
+  ParallelFor(imgs.size(), a.threads, [&](size_t i) {
+    if (imgs[i].empty()) return;
+    auto r = pipeline->Analyze(imgs[i], {});
+    bar.Tick();
+    if (!r.ok() || r->faces.empty() || i < static_cast<size_t>(a.warmup)) return;
+    const auto& s = r->timings;
+    std::lock_guard<std::mutex> lock(mu);
+    ++faces;
+    const double v[] = {s.detect_ms, s.landmarks_ms, s.align_ms, s.quality_ms, s.liveness_ms,
+                        s.embed_ms, s.total_ms};
+    for (int k = 0; k < 7; ++k) t[k].push_back(v[k]);
+  });
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  json stages = json::object();
+  for (int k = 0; k < 7; ++k) stages[kStages[k]] = Summary(t[k]);
+  stages["decode"] = Summary(decode_ms);
+  json out{{"images", a.images}, {"threads", a.threads}, {"faces_timed", faces},
+           {"warmup", a.warmup}, {"stages", stages},
+           {"throughput_faces_per_s", static_cast<double>(imgs.size()) / wall},
+           {"hardware_threads", std::thread::hardware_concurrency()}};
+  if (a.json_out) {
+    PrintJson(out);
+  } else {
+    std::printf("vision pipeline, %zu faces, %d worker thread(s), OpenCV single-threaded per worker\n",
+                faces, a.threads);
+    std::printf("  %-10s %9s %9s %9s\n", "stage", "median", "p90", "p99");
+    for (const char* k : {"decode", "detect", "landmarks", "align", "quality", "liveness", "embed", "pipeline"}) {
+      const json& s = stages[k];
+      if (s.is_null()) continue;
+      std::printf("  %-10s %7.2fms %7.2fms %7.2fms\n", k, s["median_ms"].get<double>(),
+                  s["p90_ms"].get<double>(), s["p99_ms"].get<double>());
+    }
+    std::printf("  throughput %.1f faces/s\n", out["throughput_faces_per_s"].get<double>());
+  }
+  return faces > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddBenchCommands(CLI::App& app, int& exit_code) {
+  auto* bench = app.add_subcommand("bench", "Measure speed");
+  bench->require_subcommand(1);
+  static BenchArgs ba;
+  auto* v = bench->add_subcommand("vision", "Per-stage latency of the face pipeline on real images");
+  v->add_option("--images", ba.images, "Image folder (default: $FACEPAY_DATA_DIR/lfw-view1/images)");
+  v->add_option("--threads", ba.threads, "Worker threads")->check(CLI::Range(1, 64));
+  v->add_option("--count", ba.count, "Images to time")->check(CLI::Range(1, 100000));
+  v->add_option("--warmup", ba.warmup, "Untimed warm-up images")->check(CLI::Range(0, 1000));
+  v->add_flag("--json", ba.json_out, "JSON on stdout");
+  v->add_option("--models", ba.models, "Model pack folder");
+  v->callback([&] { exit_code = BenchVision(ba); });
+}
+
+}  // namespace facepay::cli

@@ -1,0 +1,34 @@
+// Readers for evaluation data sets: LFW pair lists and presentation-attack sample lists.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "facepay/common/status_or.h"
+
+namespace facepay::eval {
+
+struct LfwPair {
+  std::string a, b;  // image paths
+  bool same = false;
+};
+
+// LFW pair list (View 1 "N" header or View 2 "K N" header; same-person lines
+// "Name n1 n2", different-person lines "Name1 n1 Name2 n2"); image n of Name is
+// <images_dir>/Name/Name_%04d.jpg. Reasons: file_not_found, pairs_malformed (with line number).
+StatusOr<std::vector<LfwPair>> ReadLfwPairs(const std::string& pairs_file,
+                                            const std::string& images_dir);
+
+// Image files under `path` (a file, or a folder searched recursively), sorted.
+// Extensions: jpg jpeg png bmp webp (case-insensitive). Reason: file_not_found.
+StatusOr<std::vector<std::string>> ListImages(const std::string& path);
+bool IsVideoPath(const std::string& path);  // mp4 webm mkv avi mov y4m
+
+struct PadSample {
+  std::string path;
+  std::string label;  // "live" for bona fide; otherwise the attack type ("print", "replay", ...)
+};
+// A labels file: "<relative path>\t<label>" per line; paths relative to the file's folder.
+StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file);
+
+}  // namespace facepay::eval

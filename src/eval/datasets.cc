@@ -1,0 +1,119 @@
+#include "facepay/eval/datasets.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace facepay::eval {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool HasExt(const fs::path& p, std::initializer_list<const char*> exts) {
+  const std::string e = Lower(p.extension().string());
+  for (const char* x : exts) {
+    if (e == x) return true;
+  }
+  return false;
+}
+
+std::string LfwPath(const std::string& dir, const std::string& name, int n) {
+  char num[16];
+  std::snprintf(num, sizeof(num), "%04d", n);
+  return dir + "/" + name + "/" + name + "_" + num + ".jpg";
+}
+
+}  // namespace
+
+StatusOr<std::vector<LfwPair>> ReadLfwPairs(const std::string& pairs_file,
+                                            const std::string& images_dir) {
+  std::ifstream in(pairs_file);
+  if (!in) return NotFound("file_not_found", "cannot open pairs file " + pairs_file);
+  std::vector<LfwPair> pairs;
+  std::string line;
+  int line_no = 0;
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("pairs_malformed",
+                           pairs_file + ":" + std::to_string(line_no) + ": " + why);
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream ss(line);
+    std::vector<std::string> f;
+    for (std::string t; ss >> t;) f.push_back(t);
+    if (f.empty()) continue;
+    if (line_no == 1 && f.size() <= 2 &&
+        std::all_of(f.begin(), f.end(), [](const std::string& t) {
+          return !t.empty() && std::all_of(t.begin(), t.end(), ::isdigit);
+        })) {
+      continue;  // header
+    }
+    try {
+      if (f.size() == 3) {
+        pairs.push_back({LfwPath(images_dir, f[0], std::stoi(f[1])),
+                         LfwPath(images_dir, f[0], std::stoi(f[2])), true});
+      } else if (f.size() == 4) {
+        pairs.push_back({LfwPath(images_dir, f[0], std::stoi(f[1])),
+                         LfwPath(images_dir, f[2], std::stoi(f[3])), false});
+      } else {
+        return bad("expected 3 or 4 fields, got " + std::to_string(f.size()));
+      }
+    } catch (const std::exception&) {
+      return bad("image number is not an integer");
+    }
+  }
+  if (pairs.empty()) return InvalidArgument("pairs_malformed", pairs_file + ": no pairs");
+  return pairs;
+}
+
+StatusOr<std::vector<std::string>> ListImages(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return NotFound("file_not_found", "no such file or folder: " + path);
+  std::vector<std::string> out;
+  if (!fs::is_directory(path, ec)) {
+    out.push_back(path);
+    return out;
+  }
+  for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file() && HasExt(it->path(), {".jpg", ".jpeg", ".png", ".bmp", ".webp"})) {
+      out.push_back(it->path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool IsVideoPath(const std::string& path) {
+  return HasExt(fs::path(path), {".mp4", ".webm", ".mkv", ".avi", ".mov", ".y4m"});
+}
+
+StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file) {
+  std::ifstream in(labels_file);
+  if (!in) return NotFound("file_not_found", "cannot open labels file " + labels_file);
+  const std::string base = fs::path(labels_file).parent_path().string();
+  std::vector<PadSample> out;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos || tab == 0 || tab + 1 == line.size()) {
+      return InvalidArgument("labels_malformed", labels_file + ":" + std::to_string(line_no) +
+                                                     ": expected <path><TAB><label>");
+    }
+    out.push_back({base + "/" + line.substr(0, tab), Lower(line.substr(tab + 1))});
+  }
+  return out;
+}
+
+}  // namespace facepay::eval

@@ -1,0 +1,52 @@
+#include "facepay/eval/datasets.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace facepay::eval {
+namespace {
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / "facepay_datasets_test";
+  std::filesystem::create_directories(dir);
+  const auto p = (dir / name).string();
+  std::ofstream(p) << text;
+  return p;
+}
+
+TEST(ReadLfwPairs, ParsesSameAndDifferentLines) {
+  const auto p = WriteTemp("pairs.txt", "2\nAlice\t1\t2\nAlice\t1\tBob\t3\n");
+  auto pairs = ReadLfwPairs(p, "/img");
+  ASSERT_TRUE(pairs.ok()) << pairs.status().ToString();
+  ASSERT_EQ(pairs->size(), 2u);
+  EXPECT_EQ((*pairs)[0].a, "/img/Alice/Alice_0001.jpg");
+  EXPECT_EQ((*pairs)[0].b, "/img/Alice/Alice_0002.jpg");
+  EXPECT_TRUE((*pairs)[0].same);
+  EXPECT_EQ((*pairs)[1].b, "/img/Bob/Bob_0003.jpg");
+  EXPECT_FALSE((*pairs)[1].same);
+}
+
+TEST(ReadLfwPairs, MalformedLineNamesItsLineNumber) {
+  const auto p = WriteTemp("bad.txt", "1\nAlice\tx\t2\n");
+  auto pairs = ReadLfwPairs(p, "/img");
+  ASSERT_FALSE(pairs.ok());
+  EXPECT_EQ(pairs.status().reason(), "pairs_malformed");
+  EXPECT_NE(pairs.status().message().find(":2:"), std::string::npos);
+  EXPECT_EQ(ReadLfwPairs("/no/such/pairs.txt", "/img").status().reason(), "file_not_found");
+}
+
+TEST(ReadPadLabels, ResolvesPathsAgainstTheLabelsFolder) {
+  const auto p = WriteTemp("labels.txt", "live/a.jpg\tlive\nprint/b.jpg\tPrint\n");
+  auto s = ReadPadLabels(p);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[1].label, "print");
+  EXPECT_EQ((*s)[0].path, std::filesystem::path(p).parent_path().string() + "/live/a.jpg");
+  const auto bad = WriteTemp("labels_bad.txt", "no tab here\n");
+  EXPECT_EQ(ReadPadLabels(bad).status().reason(), "labels_malformed");
+}
+
+}  // namespace
+}  // namespace facepay::eval

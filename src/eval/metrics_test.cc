@@ -1,0 +1,67 @@
+#include "facepay/eval/metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace facepay::eval {
+namespace {
+
+TEST(Metrics, PerfectSeparationHasUnitAucZeroEerAndFullAccuracy) {
+  std::vector<float> g = {0.8f, 0.9f, 0.7f}, i = {0.1f, 0.2f, 0.3f};
+  EXPECT_NEAR(AreaUnderCurve(ComputeRoc(g, i)), 1.0, 1e-9);
+  EXPECT_NEAR(EqualErrorRate(g, i).far, 0.0, 1e-9);
+  std::vector<ScoredPair> pairs;
+  for (float s : g) pairs.push_back({s, true});
+  for (float s : i) pairs.push_back({s, false});
+  const float t = BestAccuracyThreshold(pairs);
+  EXPECT_GT(t, 0.3f);
+  EXPECT_LT(t, 0.7f);
+  EXPECT_DOUBLE_EQ(AccuracyAt(pairs, t), 1.0);
+}
+
+TEST(Metrics, RandomScoresHaveAucNearHalf) {
+  std::vector<float> g, i;
+  for (int k = 0; k < 1000; ++k) {
+    g.push_back(static_cast<float>((k * 7919) % 1000) / 1000.f);
+    i.push_back(static_cast<float>((k * 104729) % 1000) / 1000.f);
+  }
+  EXPECT_NEAR(AreaUnderCurve(ComputeRoc(g, i)), 0.5, 0.02);
+}
+
+TEST(Metrics, TarAtFarAllowsAtMostTheTargetShareOfImpostors) {
+  std::vector<float> imp;
+  for (int k = 0; k < 100; ++k) imp.push_back(static_cast<float>(k) / 100.f);  // 0 .. 0.99
+  std::vector<float> gen = {0.985f, 0.975f, 0.5f};
+  auto op = TarAtFar(gen, imp, 0.02);  // 2 impostors may pass: 0.98 and 0.99
+  ASSERT_TRUE(op.has_value());
+  EXPECT_LE(op->far, 0.02);
+  EXPECT_NEAR(op->tar, 1.0 / 3.0, 1e-9);  // only 0.985 clears the threshold above 0.97
+  EXPECT_FALSE(TarAtFar(gen, imp, 0.001).has_value());  // 100 impostors cannot show 1e-3
+}
+
+TEST(Metrics, KFoldChoosesThresholdOnOtherFolds) {
+  std::vector<ScoredPair> p;
+  for (int k = 0; k < 50; ++k) p.push_back({0.6f + 0.001f * k, true});
+  for (int k = 0; k < 50; ++k) p.push_back({0.2f + 0.001f * k, false});
+  AssignFolds(p, 10);
+  EXPECT_EQ(p[0].fold, 0);
+  EXPECT_EQ(p[49].fold, 9);
+  EXPECT_EQ(p[50].fold, 0);
+  const auto r = KFoldAccuracy(p, 10);
+  EXPECT_EQ(r.fold_accuracy.size(), 10u);
+  EXPECT_DOUBLE_EQ(r.mean_accuracy, 1.0);
+}
+
+TEST(Metrics, PadRatesFollowIsoDefinitions) {
+  std::vector<float> live = {0.9f, 0.8f, 0.4f, 0.95f};
+  std::vector<float> attack = {0.1f, 0.6f, 0.2f, 0.05f};
+  const PadPoint p = PadAt(live, attack, 0.5f);
+  EXPECT_DOUBLE_EQ(p.apcer, 0.25);  // 0.6 accepted
+  EXPECT_DOUBLE_EQ(p.bpcer, 0.25);  // 0.4 refused
+  EXPECT_DOUBLE_EQ(p.acer(), 0.25);
+  const PadPoint q = BpcerAtApcer(live, attack, 0.0);
+  EXPECT_DOUBLE_EQ(q.apcer, 0.0);
+  EXPECT_DOUBLE_EQ(q.bpcer, 0.25);
+}
+
+}  // namespace
+}  // namespace facepay::eval
