@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The facepay CLI through its real surface: exit codes, stdout JSON contracts, stderr errors.
+# Usage: cli_test.sh <facepay binary> <models dir>. Needs node (JSON checks) and the data folder.
+set -uo pipefail
+F="$1"
+MODELS="${FACEPAY_MODELS_DIR:-$2}"
+DATA="${FACEPAY_DATA_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok()   { printf 'ok   %s\n' "$1"; }
+bad()  { printf 'FAIL %s\n' "$1"; fails=$((fails + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+js()   { node -e "const fs=require('fs');const lines=fs.readFileSync(0,'utf8').trim().split('\n');$1"; }
+
+if [ ! -d "$DATA/pad-samples" ]; then
+  msg="test data not found at $DATA (set FACEPAY_DATA_DIR)"
+  if [ "${FACEPAY_REQUIRE_DATA:-0}" = 1 ]; then echo "FAIL $msg"; exit 1; fi
+  echo "SKIP $msg"; exit 77
+fi
+
+# setup-check: every model present, verified, loads and runs.
+"$F" setup-check > "$tmp/check.json"; rc=$?
+check "setup-check exits 0" "[ $rc = 0 ]"
+check "setup-check reports ok for 4 models" \
+  "js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.ok&&j.models.length==4&&j.models.every(m=>m.loads_and_runs)?0:1)' < $tmp/check.json"
+
+# setup-check on a pack with a corrupted model fails with model_checksum_mismatch.
+mkdir -p "$tmp/badpack" && cp "$MODELS"/manifest.json "$MODELS"/*.onnx "$tmp/badpack/"
+printf 'x' >> "$tmp/badpack/fr_feature.onnx"
+"$F" setup-check --models "$tmp/badpack" > "$tmp/bad.json"; rc=$?
+check "setup-check fails on a corrupted model" "[ $rc = 1 ] && grep -q model_checksum_mismatch $tmp/bad.json"
+
+# embed: one JSON line per image with the contract's fields.
+"$F" embed --threads 2 "$DATA/pad-samples" > "$tmp/embed.jsonl" 2> "$tmp/embed.err"; rc=$?
+check "embed exits 0" "[ $rc = 0 ]"
+check "embed prints one line per image with the contract fields" "js '
+  if (lines.length!=3) process.exit(1);
+  for (const l of lines) { const j=JSON.parse(l);
+    if (j.status!==\"ok\"||!Array.isArray(j.box)||j.box.length!=4||j.landmarks.length!=5||
+        j.embedding.length!=512||typeof j.liveness!==\"number\"||typeof j.detection_score!==\"number\"||
+        typeof j.quality!==\"object\"||\"error\" in j) process.exit(1); }' < $tmp/embed.jsonl"
+
+# embed: a truncated image and a non-image become error lines with stable codes; others go on.
+head -c 3000 "$DATA/pad-samples/image_T1.jpg" > "$tmp/cut.jpg"
+echo "not an image" > "$tmp/note.png"
+cp "$DATA/pad-samples/image_T1.jpg" "$tmp/good.jpg"
+"$F" embed "$tmp/cut.jpg" "$tmp/note.png" "$tmp/good.jpg" > "$tmp/mixed.jsonl" 2>/dev/null; rc=$?
+check "embed keeps going past bad files" "[ $rc = 0 ] && [ \$(wc -l < $tmp/mixed.jsonl) = 3 ]"
+check "truncated JPEG -> error image_truncated, no embedding" \
+  "grep cut.jpg $tmp/mixed.jsonl | js 'const j=JSON.parse(lines[0]);process.exit(j.status==\"error\"&&j.error==\"image_truncated\"&&!(\"embedding\" in j)?0:1)'"
+check "text file -> error image_unsupported_format" \
+  "grep note.png $tmp/mixed.jsonl | js 'const j=JSON.parse(lines[0]);process.exit(j.error==\"image_unsupported_format\"?0:1)'"
+
+# detect: JSON + drawing; a missing file is exit 1 with file_not_found on stderr.
+"$F" detect "$DATA/pad-samples/image_T1.jpg" --draw "$tmp/d.png" > "$tmp/det.json" 2>/dev/null; rc=$?
+check "detect exits 0 and draws a PNG" "[ $rc = 0 ] && [ -s $tmp/d.png ] && head -c 8 $tmp/d.png | grep -q PNG"
+"$F" detect /no/such/file.jpg > /dev/null 2> "$tmp/err.txt"; rc=$?
+check "detect on a missing file exits 1 with file_not_found" "[ $rc = 1 ] && grep -q file_not_found $tmp/err.txt"
+
+# verify: a photo against itself matches; the live photo against the print attack's subject too.
+"$F" verify "$DATA/pad-samples/image_T1.jpg" "$tmp/good.jpg" > "$tmp/v.json" 2>/dev/null; rc=$?
+check "verify of a photo with itself is a match with similarity ~1" \
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"match\"&&j.similarity>0.99?0:1)' < $tmp/v.json"
+
+# eval verify on a small real pair list, with the accuracy floor switch.
+if [ -d "$DATA/lfw-view1" ]; then
+  { echo 20; sed -n '2,11p' "$DATA/lfw-view1/pairsDevTest.txt"; sed -n '502,511p' "$DATA/lfw-view1/pairsDevTest.txt"; } > "$tmp/pairs.txt"
+  "$F" eval verify --pairs "$tmp/pairs.txt" --images "$DATA/lfw-view1/images" --folds 2 --json \
+    --roc "$tmp/roc.png" > "$tmp/ev.json" 2>/dev/null; rc=$?
+  check "eval verify on 20 real pairs reports accuracy, AUC, EER and draws the ROC" \
+    "[ $rc = 0 ] && [ -s $tmp/roc.png ] && js 'const v=JSON.parse(lines.join(\"\")).verification;process.exit(v.pairs==20&&v.auc>0.9&&v.kfold.mean_accuracy>0.8?0:1)' < $tmp/ev.json"
+  "$F" eval verify --pairs "$tmp/pairs.txt" --images "$DATA/lfw-view1/images" --folds 2 --min-accuracy 1.01 > /dev/null 2>&1; rc=$?
+  check "eval verify --min-accuracy fails below the floor" "[ $rc = 1 ]"
+  printf '1\nSomeone\tx\t2\n' > "$tmp/badpairs.txt"
+  "$F" eval verify --pairs "$tmp/badpairs.txt" --images "$DATA/lfw-view1/images" > /dev/null 2> "$tmp/err2.txt"; rc=$?
+  check "eval verify on a malformed pair list names the line" "[ $rc = 1 ] && grep -q 'pairs_malformed.*:2:' $tmp/err2.txt"
+fi
+
+# eval pad on the three labelled samples.
+"$F" eval pad --live "$DATA/pad-samples/image_T1.jpg" --attack "print:$DATA/pad-samples/image_F1.jpg" \
+  --attack "screen:$DATA/pad-samples/image_F2.jpg" --json > "$tmp/pad.json" 2>/dev/null; rc=$?
+check "eval pad reports per-attack APCER" \
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.bona_fide==1&&j.attacks==2&&\"print\" in j.per_attack_type&&\"screen\" in j.per_attack_type?0:1)' < $tmp/pad.json"
+
+# usage errors are exit code 2 (CLI11) or 1, never a crash.
+"$F" embed > /dev/null 2>&1; rc=$?
+check "embed without paths is a usage error" "[ $rc != 0 ] && [ $rc -lt 128 ]"
+
+echo "$fails failure(s)"
+[ $fails = 0 ]
