@@ -73,6 +73,15 @@ TEST(DecodeImage, HugePngHeaderIsRefusedWithoutDecoding) {
   EXPECT_EQ(ReasonOf(b), "image_too_many_pixels");
 }
 
+TEST(DecodeImage, HugeBmpDimensionsDoNotOverflowTheSizeCheck) {
+  // Found by fuzzing: 1.5e9 x 2e9 x 24 bpp overflowed stride * height (signed UB).
+  std::vector<uint8_t> b = {'B', 'M', 0x46, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0, 0, 0,
+                            0x00, 0x94, 0x35, 0x77, 0x00, 0x94, 0x35, 0x77, 1, 0, 0x18, 0};
+  b.resize(70, 0);
+  const std::string r = ReasonOf(b);
+  EXPECT_TRUE(r == "image_too_many_pixels" || r == "image_truncated") << r;
+}
+
 TEST(DecodeImage, PixelLimitIsConfigurable) {
   DecodeLimits lim;
   lim.max_pixels = 64 * 48 - 1;

@@ -142,8 +142,11 @@ StatusOr<ImageInfo> ParseBmpHeader(std::span<const uint8_t> b) {
   info.height = static_cast<int>(h);
   if (data_offset > b.size()) return Truncated("BMP ends before its pixel data");
   if (compression == 0 || compression == 3) {  // uncompressed (RGB / BITFIELDS)
+    // w, h < 2^31 and bpp <= 32: stride fits in int64; compare by division, since
+    // stride * h can overflow (found by fuzzing).
     const int64_t stride = ((w * bpp + 31) / 32) * 4;
-    if (stride * h > static_cast<int64_t>(b.size() - data_offset)) {
+    const int64_t avail = static_cast<int64_t>(b.size() - data_offset);
+    if (h > avail / stride) {
       return Truncated("BMP ends inside its pixel data");
     }
   }
