@@ -2,7 +2,7 @@
 //
 // Units are routed to a writer by their affinity (the customer account), so one process never
 // contends with itself for a customer row. Each writer runs a batch of units in one
-// transaction, each unit in a SAVEPOINT (subtransaction), applies the deferred balance deltas
+// transaction, each unit in a SAVEPOINT, applies the deferred balance deltas
 // of hot system accounts in sorted order, and commits (fsync on, synchronous_commit on) before
 // completing any unit's future. Customer rows are locked with SELECT ... FOR UPDATE NOWAIT:
 // a row locked by another session (another node) makes only that unit roll back to its
@@ -158,9 +158,12 @@ void PgLedgerStore::RunBatch(Writer& w, std::vector<PendingUnit>& batch) {
     pqxx::work work(*w.conn);
     std::map<std::string, int64_t> deferred;
     for (size_t i = 0; i < batch.size(); ++i) {
+      // Savepoints by hand: libpqxx 6.4's subtransaction does not roll back after a failed
+      // exec_prepared (the outer transaction stays aborted), so we issue them ourselves.
+      work.exec("SAVEPOINT unit");
+      bool failed_statement = false;
       try {
-        pqxx::subtransaction sub(work, "unit");
-        PgLedgerTxn txn(sub);
+        PgLedgerTxn txn(work);
         Status s;
         try {
           s = batch[i].unit(txn);
@@ -170,19 +173,21 @@ void PgLedgerStore::RunBatch(Writer& w, std::vector<PendingUnit>& batch) {
           s = Internal("unit_exception", e.what());
         }
         if (s.ok()) {
-          sub.commit();
           for (const auto& [acct, delta] : txn.deferred()) deferred[acct] += delta;
-        } else {
-          sub.abort();
         }
         results[i] = s;
       } catch (const pqxx::sql_error& e) {
+        failed_statement = true;
         if (Retryable(e.sqlstate())) {
           retry[i] = true;
         } else {
           results[i] = Unavailable("store_error", e.what());
         }
       }
+      if (failed_statement || !results[i].ok()) {
+        work.exec("ROLLBACK TO SAVEPOINT unit");
+      }
+      work.exec("RELEASE SAVEPOINT unit");
     }
     for (const auto& [acct, delta] : deferred) work.exec_prepared("add_balance", delta, acct);
     work.commit();
