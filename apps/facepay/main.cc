@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "facepay 0.1.0");
   int exit_code = 0;
   // Command groups register here as they land.
+  facepay::cli::AddPaymentsCommands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -7,7 +7,7 @@
 
 #include "facepay/payments/money.h"
 #include "movement.h"
-#include "result_json.h"
+#include "facepay/payments/result_json.h"
 
 namespace facepay::payments {
 

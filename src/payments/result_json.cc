@@ -1,4 +1,4 @@
-#include "result_json.h"
+#include "facepay/payments/result_json.h"
 
 namespace facepay::payments {
 
