@@ -85,12 +85,13 @@ StatusOr<Account> Ledger::CreateAccount(Account spec) {
   return spec;
 }
 
-StatusOr<ChargeResult> Ledger::TopUp(const TopUpRequest& req) {
-  FACEPAY_RETURN_IF_ERROR(ValidateIdempotencyKey(req.idempotency_key));
-  FACEPAY_RETURN_IF_ERROR(ValidateId(req.account_id, "account id"));
-  FACEPAY_RETURN_IF_ERROR(ValidateId(req.source_id, "source id"));
-  FACEPAY_RETURN_IF_ERROR(ValidatePositiveAmount(req.amount_minor));
-  FACEPAY_RETURN_IF_ERROR(ValidateCurrency(req.currency));
+std::future<StatusOr<ChargeResult>> Ledger::TopUpAsync(const TopUpRequest& req) {
+  Status v = ValidateIdempotencyKey(req.idempotency_key);
+  if (v.ok()) v = ValidateId(req.account_id, "account id");
+  if (v.ok()) v = ValidateId(req.source_id, "source id");
+  if (v.ok()) v = ValidatePositiveAmount(req.amount_minor);
+  if (v.ok()) v = ValidateCurrency(req.currency);
+  if (!v.ok()) return Ready<StatusOr<ChargeResult>>(v);
   Movement m;
   m.kind = TxnKind::kTopUp;
   m.idempotency_key = req.idempotency_key;
@@ -102,7 +103,7 @@ StatusOr<ChargeResult> Ledger::TopUp(const TopUpRequest& req) {
   m.counterparty_kinds = {AccountKind::kCash, AccountKind::kClearing};
   std::string fp = "topup|" + req.account_id + "|" + req.source_id + "|" +
                    std::to_string(req.amount_minor) + "|" + req.currency;
-  return RunMovementAsync(store_, std::move(m), std::move(fp), clock_.NowMs()).get();
+  return RunMovementAsync(store_, std::move(m), std::move(fp), clock_.NowMs());
 }
 
 std::future<StatusOr<ChargeResult>> Ledger::ChargeAsync(const ChargeRequest& req) {

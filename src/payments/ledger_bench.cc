@@ -25,15 +25,23 @@ StatusOr<LedgerBenchResult> RunLedgerBench(LedgerStore& store, const LedgerBench
     a.currency = "EUR";
     FACEPAY_RETURN_IF_ERROR(ledger.CreateAccount(a).status());
   }
+  // Set-up pipelined (many units per commit), not timed.
+  std::vector<std::future<Status>> made;
   for (int i = 0; i < o.accounts; ++i) {
     Account a;
     a.id = p + ":c" + std::to_string(i);
     a.currency = "EUR";
     a.floor_minor = 0;
-    FACEPAY_RETURN_IF_ERROR(ledger.CreateAccount(a).status());
-    FACEPAY_RETURN_IF_ERROR(
-        ledger.TopUp({p + ":top" + std::to_string(i), a.id, p + ":cash", 100'000'000, "EUR"}).status());
+    FACEPAY_RETURN_IF_ERROR(ValidateNewAccount(a));
+    made.push_back(store.ExecuteAsync([a](LedgerTxn& txn) { return txn.InsertAccount(a); }, a.id));
   }
+  for (auto& f : made) FACEPAY_RETURN_IF_ERROR(f.get());
+  std::vector<std::future<StatusOr<ChargeResult>>> topped;
+  for (int i = 0; i < o.accounts; ++i) {
+    topped.push_back(ledger.TopUpAsync({p + ":top" + std::to_string(i), p + ":c" + std::to_string(i),
+                                        p + ":cash", 100'000'000, "EUR"}));
+  }
+  for (auto& f : topped) FACEPAY_RETURN_IF_ERROR(f.get().status());
   using Steady = std::chrono::steady_clock;
   std::vector<std::vector<double>> lat(static_cast<size_t>(o.threads));
   std::vector<Status> errors(static_cast<size_t>(o.threads));

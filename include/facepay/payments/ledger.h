@@ -53,7 +53,8 @@ class Ledger {
   StatusOr<Account> CreateAccount(Account spec);
   StatusOr<Account> GetAccount(const std::string& id) { return store_.GetAccount(id); }
 
-  StatusOr<ChargeResult> TopUp(const TopUpRequest& req);
+  StatusOr<ChargeResult> TopUp(const TopUpRequest& req) { return TopUpAsync(req).get(); }
+  std::future<StatusOr<ChargeResult>> TopUpAsync(const TopUpRequest& req);
   // Charges a stored-value account (floor, daily limit, optional auto top-up from its card
   // token) or a card account (through the provider).
   StatusOr<ChargeResult> Charge(const ChargeRequest& req);
