@@ -68,9 +68,14 @@ StatusOr<Account> PgLedgerTxn::LockAccount(const std::string& id) {
 }
 
 StatusOr<Account> PgLedgerTxn::ReadAccount(const std::string& id) {
+  if (cache_ != nullptr) {
+    if (auto a = cache_->Get(id)) return *a;
+  }
   pqxx::result r = t_.exec_prepared("read_account", id);
   if (r.empty()) return NotFound("account_not_found", "no account '" + id + "'");
-  return PgAccountFromRow(r[0]);
+  FACEPAY_ASSIGN_OR_RETURN(Account a, PgAccountFromRow(r[0]));
+  if (cache_ != nullptr && !payments::IsCustomer(a.kind)) cache_->Put(a);
+  return a;
 }
 
 Status PgLedgerTxn::InsertAccount(const Account& a) {
@@ -98,15 +103,20 @@ StatusOr<int64_t> PgLedgerTxn::PostTransaction(const TxnRecord& x) {
   if (sum != 0 || x.entries.size() < 2) {
     return Internal("unbalanced_transaction", "entries of a transaction must sum to zero");
   }
-  pqxx::result r = t_.exec_prepared("insert_txn", std::string(payments::TxnKindName(x.kind)),
-                                    x.idempotency_key, x.ref_txn_id, x.account_id,
-                                    x.counterparty_id, x.amount_minor, x.currency, x.memo,
-                                    x.created_at_ms);
-  const int64_t id = r[0][0].as<int64_t>();
-  if (x.entries.size() == 2) {
-    t_.exec_prepared("insert_entry2", id, x.entries[0].account_id, x.entries[0].amount_minor,
-                     x.entries[1].account_id, x.entries[1].amount_minor);
+  int64_t id = 0;
+  if (x.entries.size() == 2) {  // the usual case: transaction and both entries in one round trip
+    pqxx::result r = t_.exec_prepared(
+        "insert_txn2", std::string(payments::TxnKindName(x.kind)), x.idempotency_key,
+        x.ref_txn_id, x.account_id, x.counterparty_id, x.amount_minor, x.currency, x.memo,
+        x.created_at_ms, x.entries[0].account_id, x.entries[0].amount_minor,
+        x.entries[1].account_id, x.entries[1].amount_minor);
+    id = r[0][0].as<int64_t>();
   } else {
+    pqxx::result r = t_.exec_prepared("insert_txn", std::string(payments::TxnKindName(x.kind)),
+                                      x.idempotency_key, x.ref_txn_id, x.account_id,
+                                      x.counterparty_id, x.amount_minor, x.currency, x.memo,
+                                      x.created_at_ms);
+    id = r[0][0].as<int64_t>();
     for (const auto& e : x.entries) t_.exec_prepared("insert_entry", id, e.account_id, e.amount_minor);
   }
   for (const auto& e : x.entries) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <map>
+#include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -15,9 +17,30 @@ namespace facepay::storage {
 StatusOr<payments::Account> PgAccountFromRow(const pqxx::row& r);
 StatusOr<payments::TxnRecord> PgReadTransaction(pqxx::transaction_base& t, int64_t id);
 
+// Kind/currency of system (non-customer) accounts never change, so writers remember them
+// instead of reading the row for every charge. Balances in it are stale by design (ReadAccount
+// may return stale balances of unlocked accounts). Thread-safe.
+class SystemAccountCache {
+ public:
+  std::optional<payments::Account> Get(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = accounts_.find(id);
+    if (it == accounts_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const payments::Account& a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (accounts_.size() < 100000) accounts_[a.id] = a;
+  }
+
+ private:
+  std::mutex mu_;  // guards accounts_
+  std::map<std::string, payments::Account> accounts_;
+};
+
 class PgLedgerTxn final : public payments::LedgerTxn {
  public:
-  explicit PgLedgerTxn(pqxx::transaction_base& t) : t_(t) {}
+  PgLedgerTxn(pqxx::transaction_base& t, SystemAccountCache* cache) : t_(t), cache_(cache) {}
 
   // Balance deltas of unlocked (system) accounts, applied by the writer before commit.
   const std::map<std::string, int64_t>& deferred() const { return deferred_; }
@@ -42,6 +65,7 @@ class PgLedgerTxn final : public payments::LedgerTxn {
 
  private:
   pqxx::transaction_base& t_;
+  SystemAccountCache* cache_;  // may be null
   std::set<std::string> locked_;
   std::map<std::string, int64_t> deferred_;
 };

@@ -93,8 +93,13 @@ void PreparePgStatements(pqxx::connection& c) {
             "INSERT INTO transactions(kind, idem_key, ref_txn_id, account_id, counterparty_id, "
             "amount_minor, currency, memo, created_at_ms) VALUES($1, NULLIF($2, ''), "
             "NULLIF($3::bigint, 0), $4, $5, $6, $7, $8, $9) RETURNING id");
-  c.prepare("insert_entry2",
-            "INSERT INTO entries(txn_id, account_id, amount_minor) VALUES($1,$2,$3),($1,$4,$5)");
+  c.prepare("insert_txn2",
+            "WITH t AS (INSERT INTO transactions(kind, idem_key, ref_txn_id, account_id, "
+            "counterparty_id, amount_minor, currency, memo, created_at_ms) VALUES($1, "
+            "NULLIF($2, ''), NULLIF($3::bigint, 0), $4, $5, $6, $7, $8, $9) RETURNING id), "
+            "e AS (INSERT INTO entries(txn_id, account_id, amount_minor) "
+            "SELECT t.id, v.a, v.m FROM t, (VALUES ($10::text, $11::bigint, 1), "
+            "($12::text, $13::bigint, 2)) AS v(a, m, o) ORDER BY v.o) SELECT id FROM t");
   c.prepare("insert_entry", "INSERT INTO entries(txn_id, account_id, amount_minor) VALUES($1,$2,$3)");
   c.prepare("add_balance", "UPDATE accounts SET balance_minor = balance_minor + $1 WHERE id = $2");
   c.prepare("get_txn",
