@@ -81,7 +81,7 @@ StatusOr<ChargeResult> Atm::Move(const std::string& key, const std::string& acco
               FACEPAY_ASSIGN_OR_RETURN(ChargeResult r, ApplyMovement(txn, m, now_ms));
               return ChargeResultToJson(r);
             }));
-        FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j.dump()));
+        FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j));
         return Status::Ok();
       },
       account_id);

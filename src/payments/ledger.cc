@@ -37,7 +37,7 @@ std::future<StatusOr<ChargeResult>> RunMovementAsync(LedgerStore& store, Movemen
               FACEPAY_ASSIGN_OR_RETURN(ChargeResult r, ApplyMovement(txn, m, now_ms));
               return ChargeResultToJson(r);
             }));
-        FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j.dump()));
+        FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j));
         return Status::Ok();
       },
       affinity);
@@ -198,7 +198,7 @@ StatusOr<ChargeResult> Ledger::ChargeCard(const ChargeRequest& req, const Accoun
                                                                    ApplyMovement(txn, m, now_ms));
                                           return ChargeResultToJson(r);
                                         }));
-    FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j.dump()));
+    FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j));
     return Status::Ok();
   }, acct.id);
   if (!exec_status2.ok()) return exec_status2;
@@ -251,7 +251,7 @@ StatusOr<ChargeResult> Ledger::Refund(const RefundRequest& req) {
           FACEPAY_ASSIGN_OR_RETURN(ChargeResult r, ApplyMovement(txn, m, now_ms));
           return ChargeResultToJson(r);
         }));
-    FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j.dump()));
+    FACEPAY_ASSIGN_OR_RETURN(*out, ChargeResultFromJson(j));
     return Status::Ok();
   }, "");
   if (!exec_status3.ok()) return exec_status3;

@@ -27,7 +27,10 @@ json ChargeResultToJson(const ChargeResult& r) {
 }
 
 StatusOr<ChargeResult> ChargeResultFromJson(const std::string& text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return ChargeResultFromJson(json::parse(text, nullptr, /*allow_exceptions=*/false));
+}
+
+StatusOr<ChargeResult> ChargeResultFromJson(const json& j) {
   if (!j.is_object()) return DataLoss("bad_idempotency_record", "stored result is not JSON");
   try {
     ChargeResult r;

@@ -94,17 +94,23 @@ void SqliteLedgerStore::RunBatch(std::vector<PendingUnit>& batch) {
   std::vector<Status> results(batch.size());
   std::map<std::string, int64_t> deferred;
   Status fatal;
+  // Savepoint statements go through the statement cache: sqlite3_exec would re-parse them for
+  // every unit.
+  auto run = [&db](const char* sql) -> Status {
+    auto st = db.Prepare(sql);
+    return st.ok() ? st->Run() : st.status();
+  };
   for (size_t i = 0; i < batch.size() && fatal.ok(); ++i) {
-    fatal = db.Exec("SAVEPOINT unit");
+    fatal = run("SAVEPOINT unit");
     if (!fatal.ok()) break;
     SqliteLedgerTxn txn(db);
     results[i] = RunUnitCatching(batch[i].unit, txn);
     if (results[i].ok()) {
       for (const auto& [acct, delta] : txn.deferred()) deferred[acct] += delta;
-      fatal = db.Exec("RELEASE unit");
+      fatal = run("RELEASE unit");
     } else {
-      fatal = db.Exec("ROLLBACK TO unit");
-      if (fatal.ok()) fatal = db.Exec("RELEASE unit");
+      fatal = run("ROLLBACK TO unit");
+      if (fatal.ok()) fatal = run("RELEASE unit");
     }
   }
   for (const auto& [acct, delta] : deferred) {

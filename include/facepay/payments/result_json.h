@@ -11,6 +11,7 @@ namespace facepay::payments {
 nlohmann::json ReceiptToJson(const Receipt& r);
 nlohmann::json ChargeResultToJson(const ChargeResult& r);
 StatusOr<ChargeResult> ChargeResultFromJson(const std::string& text);
+StatusOr<ChargeResult> ChargeResultFromJson(const nlohmann::json& j);
 nlohmann::json AccountToJson(const Account& a);
 nlohmann::json IntegrityToJson(const IntegrityReport& r);
 nlohmann::json TxnToJson(const TxnRecord& t);
