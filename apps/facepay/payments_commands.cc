@@ -136,7 +136,8 @@ void AddMoneyCommands(CLI::App& app, int& exit_code) {
   charge->add_option("--payee", req->payee_id, "Revenue or merchant account")->required();
   charge->add_option("--amount", req->amount_minor, "Amount in minor units")->required();
   charge->add_option("--currency", req->currency, "ISO 4217 code")->required();
-  charge->add_option("--key", req->idempotency_key, "Idempotency key (event / order id)")->required();
+  charge->add_option("--key", req->idempotency_key, "Idempotency key (event / order id)")
+      ->required();
   charge->add_option("--kind", *kind, "charge|purchase|fare");
   charge->add_option("--memo", req->memo, "Free text (order id, gate)");
   charge->callback([=, &exit_code] {
@@ -166,7 +167,8 @@ void AddMoneyCommands(CLI::App& app, int& exit_code) {
   auto cl = std::make_shared<Common>();
   auto* ledger = app.add_subcommand("ledger", "Ledger maintenance");
   ledger->require_subcommand(1);
-  auto* check = ledger->add_subcommand("check", "Verify entries balance and balances match entries");
+  auto* check =
+      ledger->add_subcommand("check", "Verify entries balance and balances match entries");
   AddStoreOption(check, *cl);
   check->callback([=, &exit_code] {
     bool ok = false;
@@ -236,14 +238,22 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
         exit_code = Fail(r.status());
         return;
       }
-      runs.push_back({{"backend", r->backend}, {"threads", r->threads},
-                      {"inflight_per_thread", r->inflight}, {"charges", r->charges},
-                      {"seconds", r->seconds}, {"charges_per_s", r->charges_per_s},
-                      {"p50_ms", r->p50_ms}, {"p99_ms", r->p99_ms}, {"max_ms", r->max_ms},
+      runs.push_back({{"backend", r->backend},
+                      {"threads", r->threads},
+                      {"inflight_per_thread", r->inflight},
+                      {"charges", r->charges},
+                      {"seconds", r->seconds},
+                      {"charges_per_s", r->charges_per_s},
+                      {"p50_ms", r->p50_ms},
+                      {"p99_ms", r->p99_ms},
+                      {"max_ms", r->max_ms},
                       {"integrity_ok", r->integrity_ok}});
     }
-    std::cout << json{{"bench", "ledger"}, {"durable", true}, {"max_batch", *max_batch},
-                      {"runs", runs}}.dump(2)
+    std::cout << json{{"bench", "ledger"},
+                      {"durable", true},
+                      {"max_batch", *max_batch},
+                      {"runs", runs}}
+                     .dump(2)
               << "\n";
     exit_code = 0;
   });

@@ -68,12 +68,14 @@ Status ValidateNewAccount(const Account& a) {
     return InvalidArgument("invalid_floor", "only stored-value accounts have a floor");
   }
   if (a.kind == AccountKind::kStoredValue && !a.floor_minor) {
-    return InvalidArgument("invalid_floor", "stored-value accounts need a floor (0 = no overdraft)");
+    return InvalidArgument("invalid_floor",
+                           "stored-value accounts need a floor (0 = no overdraft)");
   }
-  if (a.daily_limit_minor < 0 || a.daily_limit_minor > kMaxBalanceMinor ||
-      a.auto_topup_minor < 0 || a.auto_topup_minor > kMaxAmountMinor ||
-      a.auto_topup_threshold_minor < 0 || a.auto_topup_threshold_minor > kMaxBalanceMinor) {
-    return InvalidArgument("invalid_limit", "limits and auto top-up amounts must be >= 0 and in range");
+  if (a.daily_limit_minor < 0 || a.daily_limit_minor > kMaxBalanceMinor || a.auto_topup_minor < 0 ||
+      a.auto_topup_minor > kMaxAmountMinor || a.auto_topup_threshold_minor < 0 ||
+      a.auto_topup_threshold_minor > kMaxBalanceMinor) {
+    return InvalidArgument("invalid_limit",
+                           "limits and auto top-up amounts must be >= 0 and in range");
   }
   FACEPAY_RETURN_IF_ERROR(ValidateText(a.concession, "concession"));
   if (a.concession.size() > 32) return InvalidArgument("invalid_text", "concession too long");

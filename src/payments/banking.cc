@@ -6,16 +6,21 @@
 #include <memory>
 
 #include "facepay/payments/money.h"
-#include "movement.h"
 #include "facepay/payments/result_json.h"
+#include "movement.h"
 
 namespace facepay::payments {
 
 StatusOr<ChargeResult> Retail::Purchase(const std::string& order_id, const std::string& account_id,
                                         int64_t amount_minor, const std::string& currency) {
   FACEPAY_RETURN_IF_ERROR(ValidateId(order_id, "order id"));
-  ChargeRequest req{"order:" + merchant_ + ":" + order_id, account_id, merchant_, amount_minor,
-                    currency, TxnKind::kPurchase, order_id};
+  ChargeRequest req{"order:" + merchant_ + ":" + order_id,
+                    account_id,
+                    merchant_,
+                    amount_minor,
+                    currency,
+                    TxnKind::kPurchase,
+                    order_id};
   return ledger_.Charge(req);
 }
 
@@ -24,9 +29,9 @@ StatusOr<ChargeResult> Retail::Refund(const std::string& refund_id, int64_t purc
   FACEPAY_RETURN_IF_ERROR(ValidateId(refund_id, "refund id"));
   FACEPAY_ASSIGN_OR_RETURN(TxnRecord orig, ledger_.store().GetTransaction(purchase_txn_id));
   if (orig.counterparty_id != merchant_ || orig.kind != TxnKind::kPurchase) {
-    return FailedPrecondition("not_merchants_purchase", "transaction " +
-                                                            std::to_string(purchase_txn_id) +
-                                                            " is not a purchase at " + merchant_);
+    return FailedPrecondition(
+        "not_merchants_purchase",
+        "transaction " + std::to_string(purchase_txn_id) + " is not a purchase at " + merchant_);
   }
   return ledger_.Refund({"refund:" + merchant_ + ":" + refund_id, purchase_txn_id, amount_minor,
                          "refund " + refund_id});
@@ -72,11 +77,12 @@ StatusOr<ChargeResult> Atm::Move(const std::string& key, const std::string& acco
   Status s = ledger_.store().Execute(
       [&, out](LedgerTxn& txn) -> Status {
         FACEPAY_ASSIGN_OR_RETURN(
-            nlohmann::json j, RunIdempotent(txn, key, fp, now_ms, [&]() -> StatusOr<nlohmann::json> {
+            nlohmann::json j,
+            RunIdempotent(txn, key, fp, now_ms, [&]() -> StatusOr<nlohmann::json> {
               if (over_deposit) {
                 FACEPAY_ASSIGN_OR_RETURN(Account a, txn.ReadAccount(account_id));
-                return ChargeResultToJson(
-                    {Outcome::kDeclined, "atm_deposit_limit", false, std::nullopt, a.balance_minor});
+                return ChargeResultToJson({Outcome::kDeclined, "atm_deposit_limit", false,
+                                           std::nullopt, a.balance_minor});
               }
               FACEPAY_ASSIGN_OR_RETURN(ChargeResult r, ApplyMovement(txn, m, now_ms));
               return ChargeResultToJson(r);
@@ -113,7 +119,8 @@ StatusOr<std::string> BorderLog::HashDocument(const std::string& doc) const {
 }
 
 StatusOr<BorderCrossing> BorderLog::Record(const std::string& document_number,
-                                           const std::string& gate_id, const std::string& decision) {
+                                           const std::string& gate_id,
+                                           const std::string& decision) {
   FACEPAY_RETURN_IF_ERROR(ValidateId(gate_id, "gate id"));
   if (decision != "admitted" && decision != "refused" && decision != "referred") {
     return InvalidArgument("invalid_decision", "decision must be admitted, refused or referred");
@@ -123,10 +130,12 @@ StatusOr<BorderCrossing> BorderLog::Record(const std::string& document_number,
   c.gate_id = gate_id;
   c.at_ms = clock_.NowMs();
   c.decision = decision;
-  Status s = store_.Execute([&](LedgerTxn& txn) -> Status {
-    FACEPAY_ASSIGN_OR_RETURN(c.id, txn.InsertBorderCrossing(c));
-    return Status::Ok();
-  }, "");
+  Status s = store_.Execute(
+      [&](LedgerTxn& txn) -> Status {
+        FACEPAY_ASSIGN_OR_RETURN(c.id, txn.InsertBorderCrossing(c));
+        return Status::Ok();
+      },
+      "");
   if (!s.ok()) return s;
   return c;
 }

@@ -27,7 +27,8 @@ TEST_P(BankingTest, PurchaseByOrderIdIsChargedOnceAndRefundedByTheMerchant) {
   EXPECT_EQ(Balance("ann"), 5000 - 999);
   ASSERT_TRUE(ledger_->CreateAccount(System("shop:2", AccountKind::kMerchant)).ok());
   Retail other(*ledger_, "shop:2");
-  EXPECT_EQ(other.Refund("rf-x", p->receipt->txn_id, 1).status().reason(), "not_merchants_purchase");
+  EXPECT_EQ(other.Refund("rf-x", p->receipt->txn_id, 1).status().reason(),
+            "not_merchants_purchase");
   ExpectClean();
 }
 

@@ -94,10 +94,11 @@ TEST_P(ConcurrencyTest, EightThreadsThousandChargesTwentyPercentDuplicates) {
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok());
   EXPECT_EQ(rep->transactions, kAccounts + approved);  // top-ups + exactly one per approved key
-  std::printf("[concurrency] %s: %d requests, %d distinct keys, %d approved, %d declined, "
-              "%d replays, integrity %s\n",
-              GetParam().c_str(), total, total - dups, approved, declined, replays,
-              rep->ok() ? "clean" : "BROKEN");
+  std::printf(
+      "[concurrency] %s: %d requests, %d distinct keys, %d approved, %d declined, "
+      "%d replays, integrity %s\n",
+      GetParam().c_str(), total, total - dups, approved, declined, replays,
+      rep->ok() ? "clean" : "BROKEN");
 }
 
 FACEPAY_INSTANTIATE_STORE_TEST(ConcurrencyTest);

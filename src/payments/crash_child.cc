@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     while (inflight.size() >= 32) {
       auto r = inflight.front().second.get();
       if (!r.ok() || !r->receipt) {
-        std::fprintf(stderr, "charge failed: %s\n", r.ok() ? "declined" : r.status().ToString().c_str());
+        std::fprintf(stderr, "charge failed: %s\n",
+                     r.ok() ? "declined" : r.status().ToString().c_str());
         return 1;
       }
       char line[256];

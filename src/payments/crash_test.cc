@@ -115,10 +115,11 @@ TEST_P(CrashTest, EveryAcknowledgedChargeSurvivesSigkillExactlyOnce) {
   const int64_t charged = 1'000'000'000 - Balance("wallet");
   EXPECT_GE(charged, acked_sum);
   EXPECT_EQ(Balance("metro:revenue"), charged);
-  std::printf("[crash] %s: %d SIGKILLs, %zu acknowledged charges all present once, "
-              "%lld transactions committed, integrity %s\n",
-              GetParam().c_str(), kKills, all.size(), static_cast<long long>(rep->transactions - 1),
-              rep->ok() ? "clean" : "BROKEN");
+  std::printf(
+      "[crash] %s: %d SIGKILLs, %zu acknowledged charges all present once, "
+      "%lld transactions committed, integrity %s\n",
+      GetParam().c_str(), kKills, all.size(), static_cast<long long>(rep->transactions - 1),
+      rep->ok() ? "clean" : "BROKEN");
 }
 
 FACEPAY_INSTANTIATE_STORE_TEST(CrashTest);

@@ -108,12 +108,16 @@ std::string FareConfigToJson(const FareConfig& c) {
          {"currency", c.currency},
          {"service_day_start_s", c.service_day_start_s},
          {"anti_passback_s", c.anti_passback_s},
-         {"transfer", {{"window_s", c.transfer_window_s}, {"fare_minor", c.transfer_fare_minor},
-                       {"max_transfers", c.max_transfers}}},
+         {"transfer",
+          {{"window_s", c.transfer_window_s},
+           {"fare_minor", c.transfer_fare_minor},
+           {"max_transfers", c.max_transfers}}},
          {"caps", {{"daily_minor", c.daily_cap_minor}, {"weekly_minor", c.weekly_cap_minor}}}};
   if (c.distance_based) {
-    j["distance"] = {{"base_minor", c.base_fare_minor}, {"per_zone_minor", c.per_zone_minor},
-                     {"max_minor", c.max_fare_minor}, {"stations", c.station_zones}};
+    j["distance"] = {{"base_minor", c.base_fare_minor},
+                     {"per_zone_minor", c.per_zone_minor},
+                     {"max_minor", c.max_fare_minor},
+                     {"stations", c.station_zones}};
   } else {
     j["flat"] = {{"fare_minor", c.flat_fare_minor}};
   }

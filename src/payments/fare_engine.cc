@@ -9,17 +9,18 @@
 namespace facepay::payments {
 
 std::string FareStateToJson(const FareState& s) {
-  return nlohmann::json{{"last_tap_ms", s.last_tap_ms},
-                        {"last_gate_group", s.last_gate_group},
-                        {"last_direction", s.last_direction == TapDirection::kEntry ? "entry" : "exit"},
-                        {"journey_start_ms", s.journey_start_ms},
-                        {"transfers_used", s.transfers_used},
-                        {"day", s.day},
-                        {"day_total_minor", s.day_total_minor},
-                        {"week", s.week},
-                        {"week_total_minor", s.week_total_minor},
-                        {"open_entry_station", s.open_entry_station},
-                        {"open_entry_ms", s.open_entry_ms}}
+  return nlohmann::json{
+      {"last_tap_ms", s.last_tap_ms},
+      {"last_gate_group", s.last_gate_group},
+      {"last_direction", s.last_direction == TapDirection::kEntry ? "entry" : "exit"},
+      {"journey_start_ms", s.journey_start_ms},
+      {"transfers_used", s.transfers_used},
+      {"day", s.day},
+      {"day_total_minor", s.day_total_minor},
+      {"week", s.week},
+      {"week_total_minor", s.week_total_minor},
+      {"open_entry_station", s.open_entry_station},
+      {"open_entry_ms", s.open_entry_ms}}
       .dump();
 }
 
@@ -32,7 +33,7 @@ StatusOr<FareState> FareStateFromJson(const std::string& text) {
     s.last_tap_ms = j.at("last_tap_ms").get<int64_t>();
     s.last_gate_group = j.at("last_gate_group").get<std::string>();
     s.last_direction = j.at("last_direction").get<std::string>() == "exit" ? TapDirection::kExit
-                                                                            : TapDirection::kEntry;
+                                                                           : TapDirection::kEntry;
     s.journey_start_ms = j.at("journey_start_ms").get<int64_t>();
     s.transfers_used = j.at("transfers_used").get<int>();
     s.day = j.at("day").get<int64_t>();
@@ -120,7 +121,8 @@ StatusOr<FareDecision> EvaluateFare(const FareConfig& c, const std::string& conc
       d.reason = "exit_without_entry";
     } else {
       FACEPAY_ASSIGN_OR_RETURN(int from, zone_of(s.open_entry_station));
-      base = std::min(c.max_fare_minor, c.base_fare_minor + c.per_zone_minor * std::abs(zone - from));
+      base =
+          std::min(c.max_fare_minor, c.base_fare_minor + c.per_zone_minor * std::abs(zone - from));
       d.reason = "distance_fare";
       s.open_entry_station.clear();
       s.open_entry_ms = 0;

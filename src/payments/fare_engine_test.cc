@@ -66,33 +66,36 @@ constexpr auto kOut = TapDirection::kExit;
 
 TEST(FareEngine, TransferInsideWindowIsFreeAndOutsideIsFullFare) {
   int64_t t = kMonday0600;
-  EXPECT_EQ(Ride(Metro(), "", {{t, "A", kIn, "", 250, "flat_fare"},
-                               {t + 40 * kMin, "B", kIn, "", 0, "transfer"},      // inside 90 min
-                               {t + 80 * kMin, "C", kIn, "", 250, "flat_fare"},   // 1 transfer max
-                               // outside the window: a new full fare, here capped at 700 - 500
-                               {t + 80 * kMin + 91 * kMin, "A", kIn, "", 200, "daily_cap"}}),
+  EXPECT_EQ(Ride(Metro(), "",
+                 {{t, "A", kIn, "", 250, "flat_fare"},
+                  {t + 40 * kMin, "B", kIn, "", 0, "transfer"},     // inside 90 min
+                  {t + 80 * kMin, "C", kIn, "", 250, "flat_fare"},  // 1 transfer max
+                  // outside the window: a new full fare, here capped at 700 - 500
+                  {t + 80 * kMin + 91 * kMin, "A", kIn, "", 200, "daily_cap"}}),
             700);
 }
 
 TEST(FareEngine, DailyCapReachedMidDayNeverChargesAboveTheCap) {
   int64_t t = kMonday0600;
-  EXPECT_EQ(Ride(Metro(), "", {{t, "A", kIn, "", 250, "flat_fare"},
-                               {t + 2 * kHour, "B", kIn, "", 250, "flat_fare"},
-                               {t + 4 * kHour, "C", kIn, "", 200, "daily_cap"},  // 700 - 500
-                               {t + 6 * kHour, "D", kIn, "", 0, "daily_cap"},
-                               {t + 8 * kHour, "E", kIn, "", 0, "daily_cap"},
-                               // next service day (starts 04:00 UTC) pays again
-                               {t + 22 * kHour + 30 * kMin, "A", kIn, "", 250, "flat_fare"}}),
+  EXPECT_EQ(Ride(Metro(), "",
+                 {{t, "A", kIn, "", 250, "flat_fare"},
+                  {t + 2 * kHour, "B", kIn, "", 250, "flat_fare"},
+                  {t + 4 * kHour, "C", kIn, "", 200, "daily_cap"},  // 700 - 500
+                  {t + 6 * kHour, "D", kIn, "", 0, "daily_cap"},
+                  {t + 8 * kHour, "E", kIn, "", 0, "daily_cap"},
+                  // next service day (starts 04:00 UTC) pays again
+                  {t + 22 * kHour + 30 * kMin, "A", kIn, "", 250, "flat_fare"}}),
             950);
 }
 
 TEST(FareEngine, ServiceDayStartsAtConfiguredHourNotMidnight) {
   // 03:30 UTC Tuesday still belongs to Monday's service day (starts 04:00).
   int64_t t = kMonday0600;
-  EXPECT_EQ(Ride(Metro(), "", {{t, "A", kIn, "", 250, "flat_fare"},
-                               {t + 3 * kHour, "B", kIn, "", 250, "flat_fare"},
-                               {t + 21 * kHour + 30 * kMin, "C", kIn, "", 200, "daily_cap"},
-                               {t + 23 * kHour + 30 * kMin, "D", kIn, "", 250, "flat_fare"}}),
+  EXPECT_EQ(Ride(Metro(), "",
+                 {{t, "A", kIn, "", 250, "flat_fare"},
+                  {t + 3 * kHour, "B", kIn, "", 250, "flat_fare"},
+                  {t + 21 * kHour + 30 * kMin, "C", kIn, "", 200, "daily_cap"},
+                  {t + 23 * kHour + 30 * kMin, "D", kIn, "", 250, "flat_fare"}}),
             950);
 }
 
@@ -105,7 +108,8 @@ TEST(FareEngine, WeeklyCapStopsChargingForTheRestOfTheWeek) {
       // days 0-3: 250, 250, 200 (daily cap 700) -> 2800 after Thursday = weekly cap
       int64_t amount = day < 4 ? (ride < 2 ? 250 : 200) : 0;
       std::string reason = day < 4 ? (ride < 2 ? "flat_fare" : "daily_cap") : "weekly_cap";
-      std::string group(1, static_cast<char>('A' + ride));  // (GCC 12 -Wrestrict misfires on "G" + s)
+      std::string group(1,
+                        static_cast<char>('A' + ride));  // (GCC 12 -Wrestrict misfires on "G" + s)
       steps.push_back({at, group, kIn, "", amount, reason});
       total_expected += amount;
     }
@@ -117,15 +121,17 @@ TEST(FareEngine, WeeklyCapStopsChargingForTheRestOfTheWeek) {
 
 TEST(FareEngine, SeniorsRideFreeAndStudentsPayHalf) {
   int64_t t = kMonday0600;
-  EXPECT_EQ(Ride(Metro(), "senior", {{t, "A", kIn, "", 0, "concession"},
-                                     {t + 3 * kHour, "B", kIn, "", 0, "concession"}}),
-            0);
-  EXPECT_EQ(Ride(Metro(), "student", {{t, "A", kIn, "", 125, "flat_fare"},
-                                      {t + 3 * kHour, "B", kIn, "", 125, "flat_fare"},
-                                      {t + 6 * kHour, "C", kIn, "", 125, "flat_fare"},
-                                      {t + 9 * kHour, "D", kIn, "", 125, "flat_fare"},
-                                      {t + 12 * kHour, "E", kIn, "", 125, "flat_fare"},
-                                      {t + 15 * kHour, "F", kIn, "", 75, "daily_cap"}}),
+  EXPECT_EQ(
+      Ride(Metro(), "senior",
+           {{t, "A", kIn, "", 0, "concession"}, {t + 3 * kHour, "B", kIn, "", 0, "concession"}}),
+      0);
+  EXPECT_EQ(Ride(Metro(), "student",
+                 {{t, "A", kIn, "", 125, "flat_fare"},
+                  {t + 3 * kHour, "B", kIn, "", 125, "flat_fare"},
+                  {t + 6 * kHour, "C", kIn, "", 125, "flat_fare"},
+                  {t + 9 * kHour, "D", kIn, "", 125, "flat_fare"},
+                  {t + 12 * kHour, "E", kIn, "", 125, "flat_fare"},
+                  {t + 15 * kHour, "F", kIn, "", 75, "daily_cap"}}),
             700);
 }
 
@@ -154,16 +160,16 @@ TEST(FareEngine, AntiPassbackRefusesTheSameRiderAtTheSameGateGroupWithoutChargin
 
 TEST(FareEngine, DistanceFaresPairEntryWithExit) {
   int64_t t = kMonday0600;
-  EXPECT_EQ(Ride(Rail(), "", {{t, "central", kIn, "central", 0, "entry_recorded"},
-                              {t + 30 * kMin, "airport", kOut, "airport", 330, "distance_fare"},
-                              {t + 5 * kHour, "airport", kIn, "airport", 0, "entry_recorded"},
-                              // no exit recorded: the next entry charges the maximum fare
-                              {t + 9 * kHour, "harbour", kIn, "harbour", 450, "incomplete_journey"},
-                              {t + 9 * kHour + 20 * kMin, "university", kOut, "university", 210,
-                               "distance_fare"},
-                              {t + 10 * kHour, "central", kOut, "central", 450,
-                               "exit_without_entry"}}),
-            330 + 450 + 210 + 450);
+  EXPECT_EQ(
+      Ride(Rail(), "",
+           {{t, "central", kIn, "central", 0, "entry_recorded"},
+            {t + 30 * kMin, "airport", kOut, "airport", 330, "distance_fare"},
+            {t + 5 * kHour, "airport", kIn, "airport", 0, "entry_recorded"},
+            // no exit recorded: the next entry charges the maximum fare
+            {t + 9 * kHour, "harbour", kIn, "harbour", 450, "incomplete_journey"},
+            {t + 9 * kHour + 20 * kMin, "university", kOut, "university", 210, "distance_fare"},
+            {t + 10 * kHour, "central", kOut, "central", 450, "exit_without_entry"}}),
+      330 + 450 + 210 + 450);
 }
 
 TEST(FareEngine, RejectsUnknownStationsAndBadConfigs) {
@@ -173,13 +179,16 @@ TEST(FareEngine, RejectsUnknownStationsAndBadConfigs) {
   EXPECT_EQ(ParseFareConfig(R"({"operator":"m","currency":"EUR"})").status().reason(),
             "invalid_fare_config");
   EXPECT_EQ(ParseFareConfig(R"({"operator":"m","currency":"EUR","flat":{"fare_minor":-1}})")
-                .status().reason(),
+                .status()
+                .reason(),
             "invalid_fare_config");
   EXPECT_EQ(ParseFareConfig(R"({"operator":"m","currency":"eur","flat":{"fare_minor":1}})")
-                .status().reason(),
+                .status()
+                .reason(),
             "invalid_currency");
   EXPECT_EQ(ParseFareConfig(R"({"operator":"m","currency":"EUR","flat":{"fare_minor":1e300}})")
-                .status().reason(),
+                .status()
+                .reason(),
             "invalid_fare_config");
 }
 

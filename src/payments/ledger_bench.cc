@@ -12,8 +12,9 @@ namespace facepay::payments {
 StatusOr<LedgerBenchResult> RunLedgerBench(LedgerStore& store, const LedgerBenchOptions& o) {
   if (o.threads < 1 || o.threads > 256 || o.inflight < 1 || o.inflight > 4096 || o.charges < 1 ||
       o.charges > 10'000'000 || o.accounts < 1 || o.accounts > 100'000) {
-    return InvalidArgument("invalid_bench_options", "threads 1..256, inflight 1..4096, "
-                                                    "charges 1..1e7, accounts 1..1e5");
+    return InvalidArgument("invalid_bench_options",
+                           "threads 1..256, inflight 1..4096, "
+                           "charges 1..1e7, accounts 1..1e5");
   }
   SystemClock clock;
   Ledger ledger(store, clock, nullptr);
@@ -38,8 +39,9 @@ StatusOr<LedgerBenchResult> RunLedgerBench(LedgerStore& store, const LedgerBench
   for (auto& f : made) FACEPAY_RETURN_IF_ERROR(f.get());
   std::vector<std::future<StatusOr<ChargeResult>>> topped;
   for (int i = 0; i < o.accounts; ++i) {
-    topped.push_back(ledger.TopUpAsync({p + ":top" + std::to_string(i), p + ":c" + std::to_string(i),
-                                        p + ":cash", 100'000'000, "EUR"}));
+    topped.push_back(
+        ledger.TopUpAsync({p + ":top" + std::to_string(i), p + ":c" + std::to_string(i),
+                           p + ":cash", 100'000'000, "EUR"}));
   }
   for (auto& f : topped) FACEPAY_RETURN_IF_ERROR(f.get().status());
   using Steady = std::chrono::steady_clock;
@@ -53,15 +55,20 @@ StatusOr<LedgerBenchResult> RunLedgerBench(LedgerStore& store, const LedgerBench
       std::deque<std::pair<Steady::time_point, std::future<StatusOr<ChargeResult>>>> q;
       auto finish_one = [&]() {
         auto r = q.front().second.get();
-        lat[t].push_back(std::chrono::duration<double, std::milli>(Steady::now() - q.front().first).count());
+        lat[t].push_back(
+            std::chrono::duration<double, std::milli>(Steady::now() - q.front().first).count());
         if (!r.ok() && errors[t].ok()) errors[t] = r.status();
         q.pop_front();
       };
       for (int i = 0; i < n; ++i) {
         const int acct = (t * 7919 + i * 31) % o.accounts;
         ChargeRequest req{p + ":k" + std::to_string(t) + "-" + std::to_string(i),
-                          p + ":c" + std::to_string(acct), p + ":rev", 1 + i % 500, "EUR",
-                          TxnKind::kCharge, ""};
+                          p + ":c" + std::to_string(acct),
+                          p + ":rev",
+                          1 + i % 500,
+                          "EUR",
+                          TxnKind::kCharge,
+                          ""};
         q.emplace_back(Steady::now(), ledger.ChargeAsync(req));
         while (static_cast<int>(q.size()) >= o.inflight) finish_one();
       }
@@ -74,7 +81,9 @@ StatusOr<LedgerBenchResult> RunLedgerBench(LedgerStore& store, const LedgerBench
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double q) { return all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]; };
+  auto pct = [&](double q) {
+    return all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))];
+  };
   LedgerBenchResult r;
   r.backend = store.Backend();
   r.threads = o.threads;

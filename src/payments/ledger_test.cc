@@ -140,7 +140,9 @@ TEST_P(LedgerTest, PartialRefundsReferenceTheOriginalAndCannotExceedIt) {
 
 TEST_P(LedgerTest, RejectsBadInputWithClearReasons) {
   Wallet("ivy", 1000);
-  auto reason = [&](ChargeRequest req) { return std::string(ledger_->Charge(req).status().reason()); };
+  auto reason = [&](ChargeRequest req) {
+    return std::string(ledger_->Charge(req).status().reason());
+  };
   ChargeRequest r = Req("k", "ivy", 100);
   r.currency = "eur";
   EXPECT_EQ(reason(r), "invalid_currency");
@@ -150,7 +152,8 @@ TEST_P(LedgerTest, RejectsBadInputWithClearReasons) {
   EXPECT_EQ(reason(Req("k", "ivy", -5)), "invalid_amount");
   EXPECT_EQ(reason(Req("k", "ivy", kMaxAmountMinor + 1)), "invalid_amount");
   EXPECT_EQ(reason(Req("", "ivy", 100)), "invalid_idempotency_key");
-  EXPECT_EQ(reason(Req(std::string(kMaxKeyLength + 1, 'k'), "ivy", 100)), "invalid_idempotency_key");
+  EXPECT_EQ(reason(Req(std::string(kMaxKeyLength + 1, 'k'), "ivy", 100)),
+            "invalid_idempotency_key");
   EXPECT_EQ(reason(Req("has space", "ivy", 100)), "invalid_idempotency_key");
   EXPECT_EQ(reason(Req("k", "nobody", 100)), "account_not_found");
   EXPECT_EQ(reason(Req("k", "ivy", 100, "nowhere")), "account_not_found");
@@ -169,9 +172,11 @@ TEST_P(LedgerTest, IntegrityCheckFindsTamperedBalancesAndUnbalancedEntries) {
   Wallet("jay", 1000);
   ASSERT_TRUE(ledger_->Charge(Req("j1", "jay", 100)).ok());
   ExpectClean();
-  ASSERT_TRUE(ts_->ExecSql("UPDATE accounts SET balance_minor = balance_minor + 1 WHERE id = 'jay'").ok());
+  ASSERT_TRUE(
+      ts_->ExecSql("UPDATE accounts SET balance_minor = balance_minor + 1 WHERE id = 'jay'").ok());
   ASSERT_TRUE(ts_->ExecSql("UPDATE entries SET amount_minor = amount_minor + 5 WHERE "
-                           "account_id = 'metro:revenue'").ok());
+                           "account_id = 'metro:revenue'")
+                  .ok());
   auto rep = ledger_->CheckIntegrity();
   ASSERT_TRUE(rep.ok());
   EXPECT_FALSE(rep->ok());

@@ -79,8 +79,16 @@ StatusOr<ChargeResult> ApplyMovement(LedgerTxn& txn, const Movement& m, int64_t 
     }
   }
   r.balance_minor = c.balance_minor + signed_amount;
-  r.receipt = Receipt{id,          std::string(TxnKindName(m.kind)), c.id, cp.id, m.amount_minor,
-                      m.currency,  r.balance_minor, m.ref_txn_id, m.memo, now_ms};
+  r.receipt = Receipt{id,
+                      std::string(TxnKindName(m.kind)),
+                      c.id,
+                      cp.id,
+                      m.amount_minor,
+                      m.currency,
+                      r.balance_minor,
+                      m.ref_txn_id,
+                      m.memo,
+                      now_ms};
   return r;
 }
 
@@ -90,9 +98,9 @@ StatusOr<nlohmann::json> RunIdempotent(LedgerTxn& txn, const std::string& key,
   FACEPAY_ASSIGN_OR_RETURN(auto existing, txn.GetIdempotency(key));
   if (existing) {
     if (existing->fingerprint != fingerprint) {
-      return FailedPrecondition("idempotency_key_reused",
-                                "idempotency key '" + key +
-                                    "' was already used with different parameters");
+      return FailedPrecondition(
+          "idempotency_key_reused",
+          "idempotency key '" + key + "' was already used with different parameters");
     }
     nlohmann::json j = nlohmann::json::parse(existing->result_json, nullptr, false);
     if (!j.is_object()) return DataLoss("bad_idempotency_record", "stored result is not JSON");

@@ -28,7 +28,7 @@ struct Movement {
   std::string memo;
   bool debit_customer = true;  // charge, fare, purchase, withdrawal; false: top-up, deposit, refund
   int64_t ref_txn_id = 0;
-  bool card_captured = false;          // the provider already captured this amount
+  bool card_captured = false;           // the provider already captured this amount
   bool apply_daily_spend_limit = true;  // account's daily_limit_minor on counter "spend"
   int64_t per_txn_max_minor = 0;        // 0 = none
   std::string per_txn_reason;

@@ -34,8 +34,8 @@ StatusOr<ChargeResult> ChargeResultFromJson(const json& j) {
   if (!j.is_object()) return DataLoss("bad_idempotency_record", "stored result is not JSON");
   try {
     ChargeResult r;
-    r.outcome = j.at("outcome").get<std::string>() == "approved" ? Outcome::kApproved
-                                                                 : Outcome::kDeclined;
+    r.outcome =
+        j.at("outcome").get<std::string>() == "approved" ? Outcome::kApproved : Outcome::kDeclined;
     r.balance_minor = j.at("balance_minor").get<int64_t>();
     r.decline_reason = j.value("decline_reason", "");
     r.replayed = j.value("replayed", false);
@@ -93,7 +93,8 @@ json IntegrityToJson(const IntegrityReport& r) {
 
 json TxnToJson(const TxnRecord& t) {
   json entries = json::array();
-  for (const auto& e : t.entries) entries.push_back({{"account_id", e.account_id}, {"amount_minor", e.amount_minor}});
+  for (const auto& e : t.entries)
+    entries.push_back({{"account_id", e.account_id}, {"amount_minor", e.amount_minor}});
   return json{{"id", t.id},
               {"kind", TxnKindName(t.kind)},
               {"idempotency_key", t.idempotency_key},

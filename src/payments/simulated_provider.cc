@@ -18,7 +18,8 @@ StatusOr<ProviderResult> SimulatedProvider::Capture(const std::string& token, in
       by_key_[idempotency_key] = {r, 0};
       return r;
     }
-    case Mode::kApprove: break;
+    case Mode::kApprove:
+      break;
   }
   ProviderResult r{true, "", "sim-" + token + "-" + std::to_string(by_key_.size() + 1)};
   by_key_[idempotency_key] = {r, amount_minor};

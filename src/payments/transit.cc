@@ -10,8 +10,9 @@ namespace {
 
 nlohmann::json TapToJson(const TapResult& r) {
   return {{"open_gate", r.open_gate},
-          {"kind", r.kind == FareKind::kCharge ? "charge"
-                   : r.kind == FareKind::kNoCharge ? "no_charge" : "passback"},
+          {"kind", r.kind == FareKind::kCharge     ? "charge"
+                   : r.kind == FareKind::kNoCharge ? "no_charge"
+                                                   : "passback"},
           {"reason", r.reason},
           {"fare_minor", r.fare_minor},
           {"full_fare_minor", r.full_fare_minor},
@@ -24,7 +25,9 @@ TapResult TapFromJson(const nlohmann::json& j) {
   TapResult r;
   r.open_gate = j.at("open_gate").get<bool>();
   const std::string k = j.at("kind").get<std::string>();
-  r.kind = k == "charge" ? FareKind::kCharge : k == "no_charge" ? FareKind::kNoCharge : FareKind::kPassback;
+  r.kind = k == "charge"      ? FareKind::kCharge
+           : k == "no_charge" ? FareKind::kNoCharge
+                              : FareKind::kPassback;
   r.reason = j.at("reason").get<std::string>();
   r.fare_minor = j.at("fare_minor").get<int64_t>();
   r.full_fare_minor = j.at("full_fare_minor").get<int64_t>();
@@ -60,7 +63,8 @@ StatusOr<TapResult> TransitService::Tap(const TapRequest& req) {
               FACEPAY_ASSIGN_OR_RETURN(std::string raw, txn.GetFareState(acct.id, c.operator_id));
               FACEPAY_ASSIGN_OR_RETURN(FareState state, FareStateFromJson(raw));
               payments::Tap tap{req.gate_id, req.gate_group, req.station, req.direction, now_ms};
-              FACEPAY_ASSIGN_OR_RETURN(FareDecision d, EvaluateFare(c, acct.concession, state, tap));
+              FACEPAY_ASSIGN_OR_RETURN(FareDecision d,
+                                       EvaluateFare(c, acct.concession, state, tap));
               TapResult r;
               r.kind = d.kind;
               r.reason = d.reason;

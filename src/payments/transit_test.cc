@@ -41,7 +41,7 @@ TEST_P(TransitTest, ScriptedDayChargesFareTransferCapAndPassback) {
       {30 * 1000, "north", 0, "anti_passback", false},  // seen again at the same gates
       {40 * kMin, "south", 0, "transfer", true},        // inside the 90 min window
       {3 * kHour, "east", 250, "flat_fare", true},
-      {3 * kHour, "west", 200, "daily_cap", true},      // cap 700 reached mid-day
+      {3 * kHour, "west", 200, "daily_cap", true},  // cap 700 reached mid-day
       {3 * kHour, "north", 0, "daily_cap", true},
   };
   int64_t charged = 0;

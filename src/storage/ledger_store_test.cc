@@ -1,11 +1,12 @@
 // LedgerStore contract on both backends: group-committed units fail alone, migrations are
 // versioned, and two stores (two nodes) on the same data serialise on a customer row.
+#include "facepay/payments/ledger_store.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
 
-#include "facepay/payments/ledger_store.h"
 #include "test_store.h"
 
 namespace facepay::storage {
@@ -37,10 +38,12 @@ class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
 TEST_P(LedgerStoreTest, AFailingUnitRollsBackAloneInsideAGroupCommit) {
   auto& s = ts_->store();
   auto a = s.ExecuteAsync([](LedgerTxn& t) { return t.InsertAccount(Acct("a")); }, "x");
-  auto b = s.ExecuteAsync([](LedgerTxn& t) -> Status {
-    FACEPAY_RETURN_IF_ERROR(t.InsertAccount(Acct("b")));
-    return InvalidArgument("boom", "second half failed");
-  }, "x");
+  auto b = s.ExecuteAsync(
+      [](LedgerTxn& t) -> Status {
+        FACEPAY_RETURN_IF_ERROR(t.InsertAccount(Acct("b")));
+        return InvalidArgument("boom", "second half failed");
+      },
+      "x");
   auto c = s.ExecuteAsync([](LedgerTxn& t) { return t.InsertAccount(Acct("c")); }, "x");
   auto dup = s.ExecuteAsync([](LedgerTxn& t) { return t.InsertAccount(Acct("a")); }, "x");
   EXPECT_TRUE(a.get().ok());
@@ -67,7 +70,8 @@ TEST_P(LedgerStoreTest, ReopeningDoesNotMigrateTwice) {
   // One row per applied migration, however often the store was opened.
   ASSERT_TRUE(ts_->ExecSql("CREATE TABLE probe AS SELECT COUNT(*) AS n FROM schema_version").ok());
   ASSERT_TRUE(ts_->ExecSql("INSERT INTO accounts(id, kind, currency, created_at_ms) SELECT "
-                           "'n' || CAST(n AS TEXT), 'cash', 'EUR', 0 FROM probe").ok());
+                           "'n' || CAST(n AS TEXT), 'cash', 'EUR', 0 FROM probe")
+                  .ok());
   EXPECT_TRUE(ts_->store().GetAccount("n1").ok());
 }
 
@@ -76,9 +80,9 @@ TEST_P(LedgerStoreTest, ReopeningDoesNotMigrateTwice) {
 TEST_P(LedgerStoreTest, TwoNodesSerialiseOnOneCustomerRow) {
   auto& s1 = ts_->store();
   ASSERT_TRUE(s1.Execute([](LedgerTxn& t) {
-    FACEPAY_RETURN_IF_ERROR(t.InsertAccount(Acct("cust")));
-    return t.InsertAccount(Acct("cash", AccountKind::kCash));
-  }).ok());
+                  FACEPAY_RETURN_IF_ERROR(t.InsertAccount(Acct("cust")));
+                  return t.InsertAccount(Acct("cash", AccountKind::kCash));
+                }).ok());
   auto other = ts_->OpenAnother();
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   auto move = [](int64_t amount, int sleep_ms, int64_t* seen) {

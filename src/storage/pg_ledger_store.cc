@@ -37,7 +37,8 @@ StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
     PreparePgStatements(*c);
     return c;
   } catch (const std::exception& e) {
-    return Unavailable("store_unavailable", std::string("cannot connect to PostgreSQL: ") + e.what());
+    return Unavailable("store_unavailable",
+                       std::string("cannot connect to PostgreSQL: ") + e.what());
   }
 }
 
@@ -67,9 +68,9 @@ class PgLedgerStore final : public payments::LedgerStore {
     for (auto& w : writers_) w->thread.join();
   }
 
-  std::future<Status> ExecuteAsync(payments::UnitOfWork unit, const std::string& affinity) override {
-    size_t idx = affinity.empty() ? next_writer_.fetch_add(1)
-                                  : std::hash<std::string>{}(affinity);
+  std::future<Status> ExecuteAsync(payments::UnitOfWork unit,
+                                   const std::string& affinity) override {
+    size_t idx = affinity.empty() ? next_writer_.fetch_add(1) : std::hash<std::string>{}(affinity);
     return writers_[idx % writers_.size()]->queue.Push(std::move(unit));
   }
 
@@ -83,17 +84,20 @@ class PgLedgerStore final : public payments::LedgerStore {
   StatusOr<TxnRecord> GetTransaction(int64_t id) override {
     return Read<TxnRecord>([&](pqxx::transaction_base& t) { return PgReadTransaction(t, id); });
   }
-  StatusOr<std::vector<TxnRecord>> ListTransactions(const std::string& account_id, int limit) override {
-    return Read<std::vector<TxnRecord>>([&](pqxx::transaction_base& t) -> StatusOr<std::vector<TxnRecord>> {
-      std::vector<TxnRecord> out;
-      for (const auto& row : t.exec_params(
-               "SELECT id FROM transactions WHERE account_id = $1 OR counterparty_id = $1 "
-               "ORDER BY id DESC LIMIT $2", account_id, limit)) {
-        FACEPAY_ASSIGN_OR_RETURN(TxnRecord x, PgReadTransaction(t, row[0].as<int64_t>()));
-        out.push_back(std::move(x));
-      }
-      return out;
-    });
+  StatusOr<std::vector<TxnRecord>> ListTransactions(const std::string& account_id,
+                                                    int limit) override {
+    return Read<std::vector<TxnRecord>>(
+        [&](pqxx::transaction_base& t) -> StatusOr<std::vector<TxnRecord>> {
+          std::vector<TxnRecord> out;
+          for (const auto& row : t.exec_params(
+                   "SELECT id FROM transactions WHERE account_id = $1 OR counterparty_id = $1 "
+                   "ORDER BY id DESC LIMIT $2",
+                   account_id, limit)) {
+            FACEPAY_ASSIGN_OR_RETURN(TxnRecord x, PgReadTransaction(t, row[0].as<int64_t>()));
+            out.push_back(std::move(x));
+          }
+          return out;
+        });
   }
   StatusOr<int64_t> CountTransactionsWithKey(const std::string& key) override {
     return Read<int64_t>([&](pqxx::transaction_base& t) -> StatusOr<int64_t> {
@@ -227,7 +231,8 @@ StatusOr<IntegrityReport> PgLedgerStore::CheckIntegrity() {
     for (const auto& r : t.exec(q::kUnbalanced)) rep.unbalanced_txns.push_back(r[0].as<int64_t>());
     for (const auto& r : t.exec(q::kMismatched)) rep.mismatched_accounts.push_back(r[0].c_str());
     for (const auto& r : t.exec(q::kBelowFloor)) rep.below_floor_accounts.push_back(r[0].c_str());
-    for (const auto& r : t.exec(q::kOverRefunded)) rep.over_refunded_txns.push_back(r[0].as<int64_t>());
+    for (const auto& r : t.exec(q::kOverRefunded))
+      rep.over_refunded_txns.push_back(r[0].as<int64_t>());
     for (const auto& r : t.exec(q::kDuplicateKeys)) rep.duplicate_keys.push_back(r[0].c_str());
     return rep;
   });

@@ -106,18 +106,18 @@ StatusOr<int64_t> PgLedgerTxn::PostTransaction(const TxnRecord& x) {
   int64_t id = 0;
   if (x.entries.size() == 2) {  // the usual case: transaction and both entries in one round trip
     pqxx::result r = t_.exec_prepared(
-        "insert_txn2", std::string(payments::TxnKindName(x.kind)), x.idempotency_key,
-        x.ref_txn_id, x.account_id, x.counterparty_id, x.amount_minor, x.currency, x.memo,
-        x.created_at_ms, x.entries[0].account_id, x.entries[0].amount_minor,
-        x.entries[1].account_id, x.entries[1].amount_minor);
+        "insert_txn2", std::string(payments::TxnKindName(x.kind)), x.idempotency_key, x.ref_txn_id,
+        x.account_id, x.counterparty_id, x.amount_minor, x.currency, x.memo, x.created_at_ms,
+        x.entries[0].account_id, x.entries[0].amount_minor, x.entries[1].account_id,
+        x.entries[1].amount_minor);
     id = r[0][0].as<int64_t>();
   } else {
-    pqxx::result r = t_.exec_prepared("insert_txn", std::string(payments::TxnKindName(x.kind)),
-                                      x.idempotency_key, x.ref_txn_id, x.account_id,
-                                      x.counterparty_id, x.amount_minor, x.currency, x.memo,
-                                      x.created_at_ms);
+    pqxx::result r = t_.exec_prepared(
+        "insert_txn", std::string(payments::TxnKindName(x.kind)), x.idempotency_key, x.ref_txn_id,
+        x.account_id, x.counterparty_id, x.amount_minor, x.currency, x.memo, x.created_at_ms);
     id = r[0][0].as<int64_t>();
-    for (const auto& e : x.entries) t_.exec_prepared("insert_entry", id, e.account_id, e.amount_minor);
+    for (const auto& e : x.entries)
+      t_.exec_prepared("insert_entry", id, e.account_id, e.amount_minor);
   }
   for (const auto& e : x.entries) {
     if (locked_.count(e.account_id)) {
@@ -141,8 +141,8 @@ StatusOr<int64_t> PgLedgerTxn::GetCounter(const std::string& account_id, const s
   return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
 }
 
-Status PgLedgerTxn::AddCounter(const std::string& account_id, const std::string& name,
-                               int64_t day, int64_t delta) {
+Status PgLedgerTxn::AddCounter(const std::string& account_id, const std::string& name, int64_t day,
+                               int64_t delta) {
   t_.exec_prepared("add_counter", account_id, name, day, delta);
   return Status::Ok();
 }

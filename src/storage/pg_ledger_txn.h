@@ -45,7 +45,8 @@ class PgLedgerTxn final : public payments::LedgerTxn {
   // Balance deltas of unlocked (system) accounts, applied by the writer before commit.
   const std::map<std::string, int64_t>& deferred() const { return deferred_; }
 
-  StatusOr<std::optional<payments::IdempotencyRecord>> GetIdempotency(const std::string& key) override;
+  StatusOr<std::optional<payments::IdempotencyRecord>> GetIdempotency(
+      const std::string& key) override;
   Status PutIdempotency(const payments::IdempotencyRecord& rec) override;
   StatusOr<payments::Account> LockAccount(const std::string& id) override;
   StatusOr<payments::Account> ReadAccount(const std::string& id) override;

@@ -52,7 +52,8 @@ Status MigratePg(pqxx::connection& conn) {
     pqxx::work w(conn);
     w.exec("SELECT pg_advisory_xact_lock(7468201)");  // one migrator at a time
     w.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
-    int64_t version = w.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0].as<int64_t>();
+    int64_t version =
+        w.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0].as<int64_t>();
     const auto& migrations = Migrations();
     if (version > static_cast<int64_t>(migrations.size())) {
       return FailedPrecondition("schema_too_new", "database schema version " +
@@ -71,7 +72,8 @@ Status MigratePg(pqxx::connection& conn) {
 }
 
 void PreparePgStatements(pqxx::connection& c) {
-  c.prepare("get_idem", "SELECT fingerprint, result, created_at_ms FROM idempotency WHERE key = $1");
+  c.prepare("get_idem",
+            "SELECT fingerprint, result, created_at_ms FROM idempotency WHERE key = $1");
   c.prepare("put_idem",
             "INSERT INTO idempotency(key, fingerprint, result, created_at_ms) VALUES($1,$2,$3,$4)");
   const std::string cols =
@@ -100,18 +102,22 @@ void PreparePgStatements(pqxx::connection& c) {
             "e AS (INSERT INTO entries(txn_id, account_id, amount_minor) "
             "SELECT t.id, v.a, v.m FROM t, (VALUES ($10::text, $11::bigint, 1), "
             "($12::text, $13::bigint, 2)) AS v(a, m, o) ORDER BY v.o) SELECT id FROM t");
-  c.prepare("insert_entry", "INSERT INTO entries(txn_id, account_id, amount_minor) VALUES($1,$2,$3)");
+  c.prepare("insert_entry",
+            "INSERT INTO entries(txn_id, account_id, amount_minor) VALUES($1,$2,$3)");
   c.prepare("add_balance", "UPDATE accounts SET balance_minor = balance_minor + $1 WHERE id = $2");
   c.prepare("get_txn",
             "SELECT id, kind, COALESCE(idem_key, ''), COALESCE(ref_txn_id, 0), account_id, "
             "counterparty_id, amount_minor, currency, memo, created_at_ms FROM transactions "
             "WHERE id = $1");
-  c.prepare("get_entries", "SELECT account_id, amount_minor FROM entries WHERE txn_id = $1 "
-                           "ORDER BY ctid");
-  c.prepare("sum_refunds", "SELECT COALESCE(SUM(amount_minor), 0) FROM transactions WHERE "
-                           "ref_txn_id = $1 AND kind = 'refund'");
-  c.prepare("get_counter", "SELECT amount_minor FROM counters WHERE account_id = $1 AND "
-                           "name = $2 AND day = $3");
+  c.prepare("get_entries",
+            "SELECT account_id, amount_minor FROM entries WHERE txn_id = $1 "
+            "ORDER BY ctid");
+  c.prepare("sum_refunds",
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM transactions WHERE "
+            "ref_txn_id = $1 AND kind = 'refund'");
+  c.prepare("get_counter",
+            "SELECT amount_minor FROM counters WHERE account_id = $1 AND "
+            "name = $2 AND day = $3");
   c.prepare("add_counter",
             "INSERT INTO counters(account_id, name, day, amount_minor) VALUES($1,$2,$3,$4) "
             "ON CONFLICT(account_id, name, day) DO UPDATE SET amount_minor = "

@@ -22,7 +22,8 @@ class SqliteLedgerTxn final : public payments::LedgerTxn {
   // just before commit when the unit succeeds.
   const std::map<std::string, int64_t>& deferred() const { return deferred_; }
 
-  StatusOr<std::optional<payments::IdempotencyRecord>> GetIdempotency(const std::string& key) override;
+  StatusOr<std::optional<payments::IdempotencyRecord>> GetIdempotency(
+      const std::string& key) override;
   Status PutIdempotency(const payments::IdempotencyRecord& rec) override;
   StatusOr<payments::Account> LockAccount(const std::string& id) override;
   StatusOr<payments::Account> ReadAccount(const std::string& id) override;

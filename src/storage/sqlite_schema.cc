@@ -57,8 +57,10 @@ Status MigrateSqlite(SqliteDb& db) {
       s = st.status();
     } else {
       auto row = st->Step();
-      if (!row.ok()) s = row.status();
-      else if (*row) version = st->Int(0);
+      if (!row.ok())
+        s = row.status();
+      else if (*row)
+        version = st->Int(0);
       st->Reset();
     }
   }
@@ -70,7 +72,8 @@ Status MigrateSqlite(SqliteDb& db) {
   }
   for (size_t v = static_cast<size_t>(version); s.ok() && v < migrations.size(); ++v) {
     s = db.Exec(migrations[v]);
-    if (s.ok()) s = db.Exec("INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) + ")");
+    if (s.ok())
+      s = db.Exec("INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) + ")");
   }
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");

@@ -1,5 +1,6 @@
 #include "test_store.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,7 +9,6 @@
 #include <fstream>
 #include <pqxx/pqxx>
 #include <random>
-#include <sqlite3.h>
 
 #include "facepay/common/env.h"
 
@@ -26,8 +26,8 @@ StatusOr<std::string> TestPgAdminUrl() {
   return Unavailable("no_test_postgres",
                      "no PostgreSQL test server: run the tests through ctest (its fixture "
                      "pg_test_server_start starts one with tests/support/pg-test-server), or set "
-                     "FACEPAY_TEST_PG_URL=postgresql://user@host:port/db. url file: '" + file +
-                         "' (see the pg_test_server_start test output for why it failed)");
+                     "FACEPAY_TEST_PG_URL=postgresql://user@host:port/db. url file: '" +
+                         file + "' (see the pg_test_server_start test output for why it failed)");
 }
 
 namespace {
@@ -66,9 +66,8 @@ StatusOr<std::unique_ptr<TestStore>> TestStore::Create(const std::string& backen
       pqxx::nontransaction n(c);
       n.exec("CREATE DATABASE " + t->db_name_);
     } catch (const std::exception& e) {
-      return Unavailable("no_test_postgres",
-                         std::string("cannot create a test database on ") + t->admin_url_ + ": " +
-                             e.what());
+      return Unavailable("no_test_postgres", std::string("cannot create a test database on ") +
+                                                 t->admin_url_ + ": " + e.what());
     }
     t->location_ = WithDatabase(t->admin_url_, t->db_name_);
   } else {
@@ -78,7 +77,8 @@ StatusOr<std::unique_ptr<TestStore>> TestStore::Create(const std::string& backen
   return t;
 }
 
-StatusOr<std::unique_ptr<payments::LedgerStore>> TestStore::OpenAnother(storage::StoreOptions opts) {
+StatusOr<std::unique_ptr<payments::LedgerStore>> TestStore::OpenAnother(
+    storage::StoreOptions opts) {
   return storage::OpenLedgerStore(location_, opts);
 }
 

@@ -38,7 +38,7 @@ class TestStore {
   std::string location_;
   std::string admin_url_;  // postgres: where the database was created
   std::string db_name_;
-  std::string temp_dir_;   // sqlite
+  std::string temp_dir_;  // sqlite
   storage::StoreOptions opts_;
   std::unique_ptr<payments::LedgerStore> store_;
 };

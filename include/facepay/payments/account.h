@@ -27,7 +27,9 @@ enum class AccountKind {
 
 std::string_view AccountKindName(AccountKind kind);
 StatusOr<AccountKind> ParseAccountKind(std::string_view name);
-inline bool IsCustomer(AccountKind k) { return k == AccountKind::kStoredValue || k == AccountKind::kCard; }
+inline bool IsCustomer(AccountKind k) {
+  return k == AccountKind::kStoredValue || k == AccountKind::kCard;
+}
 
 struct Account {
   std::string id;

@@ -36,7 +36,8 @@ struct FareConfig {
   int64_t anti_passback_s = 0;
 };
 
-// Parses and validates a config (bounded sizes and amounts). InvalidArgument("invalid_fare_config").
+// Parses and validates a config (bounded sizes and amounts).
+// InvalidArgument("invalid_fare_config").
 StatusOr<FareConfig> ParseFareConfig(const std::string& json_text);
 StatusOr<FareConfig> LoadFareConfig(const std::string& path);
 // Canonical JSON form (what `facepay fares show` prints).

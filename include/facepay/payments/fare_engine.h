@@ -40,19 +40,19 @@ std::string FareStateToJson(const FareState& s);
 StatusOr<FareState> FareStateFromJson(const std::string& text);  // "" -> fresh state
 
 enum class FareKind {
-  kCharge,     // money moves (amount_minor > 0), or would: see reason
-  kNoCharge,   // allowed through for free (transfer, cap reached, concession, entry recorded)
-  kPassback,   // refused: same rider, same gate group, too soon; not charged
+  kCharge,    // money moves (amount_minor > 0), or would: see reason
+  kNoCharge,  // allowed through for free (transfer, cap reached, concession, entry recorded)
+  kPassback,  // refused: same rider, same gate group, too soon; not charged
 };
 
 struct FareDecision {
   FareKind kind = FareKind::kCharge;
   int64_t amount_minor = 0;     // what to charge now
   int64_t full_fare_minor = 0;  // before concession and caps
-  std::string reason;  // "flat_fare", "transfer", "daily_cap", "weekly_cap", "concession",
-                       // "anti_passback", "distance_fare", "entry_recorded",
-                       // "incomplete_journey", "exit_without_entry", "exit"
-  FareState new_state;  // commit only if the charge (if any) is approved
+  std::string reason;           // "flat_fare", "transfer", "daily_cap", "weekly_cap", "concession",
+                                // "anti_passback", "distance_fare", "entry_recorded",
+                                // "incomplete_journey", "exit_without_entry", "exit"
+  FareState new_state;          // commit only if the charge (if any) is approved
 };
 
 // InvalidArgument("unknown_station") for a distance tap at a station not in the config.

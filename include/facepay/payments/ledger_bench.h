@@ -11,10 +11,10 @@ namespace facepay::payments {
 
 struct LedgerBenchOptions {
   int threads = 1;
-  int inflight = 1;      // charges each client thread keeps outstanding
-  int charges = 10000;   // in total, over all threads
-  int accounts = 1000;   // customer accounts the charges are spread over
-  std::string run_id;    // prefix of account ids and keys (unique per run)
+  int inflight = 1;     // charges each client thread keeps outstanding
+  int charges = 10000;  // in total, over all threads
+  int accounts = 1000;  // customer accounts the charges are spread over
+  std::string run_id;   // prefix of account ids and keys (unique per run)
 };
 
 struct LedgerBenchResult {

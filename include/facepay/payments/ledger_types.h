@@ -56,8 +56,8 @@ enum class Outcome { kApproved, kDeclined };
 
 struct ChargeResult {
   Outcome outcome = Outcome::kApproved;
-  std::string decline_reason;  // "insufficient_funds", "daily_limit", "card_declined", ...
-  bool replayed = false;       // true when returned from the idempotency record
+  std::string decline_reason;      // "insufficient_funds", "daily_limit", "card_declined", ...
+  bool replayed = false;           // true when returned from the idempotency record
   std::optional<Receipt> receipt;  // set when approved
   int64_t balance_minor = 0;       // customer balance after (or unchanged, when declined)
 };
@@ -66,14 +66,14 @@ struct IntegrityReport {
   int64_t accounts = 0;
   int64_t transactions = 0;
   int64_t entries = 0;
-  std::vector<int64_t> unbalanced_txns;         // entries do not sum to zero
+  std::vector<int64_t> unbalanced_txns;          // entries do not sum to zero
   std::vector<std::string> mismatched_accounts;  // stored balance != sum of entries
   std::vector<std::string> below_floor_accounts;
   std::vector<int64_t> over_refunded_txns;  // refunds exceed the original amount
   std::vector<std::string> duplicate_keys;  // idempotency key on more than one transaction
   bool ok() const {
-    return unbalanced_txns.empty() && mismatched_accounts.empty() &&
-           below_floor_accounts.empty() && over_refunded_txns.empty() && duplicate_keys.empty();
+    return unbalanced_txns.empty() && mismatched_accounts.empty() && below_floor_accounts.empty() &&
+           over_refunded_txns.empty() && duplicate_keys.empty();
   }
 };
 

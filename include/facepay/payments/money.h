@@ -30,9 +30,11 @@ Status ValidateCurrency(std::string_view currency);
 Status ValidatePositiveAmount(int64_t amount_minor);
 // Account/merchant/gate ids: 1..64 of [A-Za-z0-9_.:-] or InvalidArgument("invalid_id").
 Status ValidateId(std::string_view id, std::string_view what);
-// Idempotency keys: 1..128 printable ASCII without spaces, or InvalidArgument("invalid_idempotency_key").
+// Idempotency keys: 1..128 printable ASCII without spaces, or
+// InvalidArgument("invalid_idempotency_key").
 Status ValidateIdempotencyKey(std::string_view key);
-// Free text (memo, order id): at most kMaxMemoLength printable chars, or InvalidArgument("invalid_text").
+// Free text (memo, order id): at most kMaxMemoLength printable chars, or
+// InvalidArgument("invalid_text").
 Status ValidateText(std::string_view text, std::string_view what);
 
 // UTC day number (days since 1970-01-01) of `unix_ms`, after shifting by `offset_s`.

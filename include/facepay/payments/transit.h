@@ -24,7 +24,7 @@ struct TapRequest {
 struct TapResult {
   bool open_gate = false;
   FareKind kind = FareKind::kCharge;
-  std::string reason;  // fare reason, or the decline reason when the charge was declined
+  std::string reason;           // fare reason, or the decline reason when the charge was declined
   int64_t fare_minor = 0;       // charged (0 when free, capped, passback or declined)
   int64_t full_fare_minor = 0;  // before concession and caps
   bool declined = false;
