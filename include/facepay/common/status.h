@@ -65,8 +65,13 @@ Status Internal(std::string_view reason, std::string_view message);
 }  // namespace facepay
 
 // Returns early from the calling function when `expr` yields a non-ok Status.
-#define FACEPAY_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::facepay::Status facepay_status_ = (expr); \
-    if (!facepay_status_.ok()) return facepay_status_; \
+// The local's name carries __LINE__ so nested uses (e.g. inside a lambda) never shadow.
+#define FACEPAY_RETURN_IF_ERROR(expr) \
+  FACEPAY_RETURN_IF_ERROR_IMPL_(FACEPAY_STATUS_CONCAT_(facepay_status_, __LINE__), expr)
+#define FACEPAY_STATUS_CONCAT_INNER_(a, b) a##b
+#define FACEPAY_STATUS_CONCAT_(a, b) FACEPAY_STATUS_CONCAT_INNER_(a, b)
+#define FACEPAY_RETURN_IF_ERROR_IMPL_(var, expr) \
+  do {                                           \
+    ::facepay::Status var = (expr);              \
+    if (!var.ok()) return var;                   \
   } while (0)

@@ -1,0 +1,67 @@
+// Minimal RAII wrapper over the SQLite C API with Status errors and a prepared-statement
+// cache. A SqliteDb is one connection: not thread-safe, used by one thread at a time.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "facepay/common/status_or.h"
+
+namespace facepay::storage {
+
+class SqliteStmt {
+ public:
+  SqliteStmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // Binding is 1-based, as in SQLite.
+  SqliteStmt& Bind(int i, int64_t v);
+  SqliteStmt& Bind(int i, std::string_view v);
+  SqliteStmt& BindNull(int i);
+  SqliteStmt& BindOpt(int i, const std::optional<int64_t>& v);
+  // Steps once: true when a row is available, false when done; error on failure.
+  StatusOr<bool> Step();
+  // Steps to completion, expecting no rows.
+  Status Run();
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const;
+  void Reset();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteDb {
+ public:
+  static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  // Runs one or more statements without results.
+  Status Exec(const std::string& sql);
+  // A cached prepared statement, reset and with bindings cleared. Valid until the next
+  // Prepare of the same text.
+  StatusOr<SqliteStmt> Prepare(const std::string& sql);
+  // Resets every cached statement (ends implicit read transactions held by a stepped SELECT).
+  void ResetAll() {
+    for (auto& [sql, st] : cache_) sqlite3_reset(st);
+  }
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  sqlite3* raw() { return db_; }
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*> cache_;
+};
+
+Status SqliteError(sqlite3* db, int rc, std::string_view what);
+
+}  // namespace facepay::storage
