@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
 
 #include "cli_common.h"
@@ -25,6 +26,21 @@ struct BenchArgs {
   int warmup = 10;
   bool json_out = false;
 };
+
+// A fixed CPU yardstick timed in the same run (256x256 float GEMM, single-threaded): stage
+// times divided by it compare across runs on shared, noisy machines.
+std::vector<double> ReferenceGemmMs(int reps) {
+  cv::Mat a(256, 256, CV_32F), b(256, 256, CV_32F), c;
+  cv::randu(a, -1, 1);
+  cv::randu(b, -1, 1);
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    cv::gemm(a, b, 1.0, cv::noArray(), 0.0, c);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return ms;
+}
 
 json Summary(std::vector<double> v) {
   if (v.empty()) return nullptr;
@@ -59,6 +75,7 @@ int BenchVision(BenchArgs& a) {
     decode_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (img.ok()) imgs[i] = *img;
   }
+  const std::vector<double> ref_before = ReferenceGemmMs(50);
   const char* kStages[] = {"detect", "landmarks", "align", "quality", "liveness", "embed", "pipeline"};
   std::vector<std::vector<double>> t(7);
   std::mutex mu;  // guards t
@@ -78,13 +95,19 @@ int BenchVision(BenchArgs& a) {
     for (int k = 0; k < 7; ++k) t[k].push_back(v[k]);
   });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  std::vector<double> ref = ReferenceGemmMs(50);
+  ref.insert(ref.end(), ref_before.begin(), ref_before.end());
   json stages = json::object();
   for (int k = 0; k < 7; ++k) stages[kStages[k]] = Summary(t[k]);
   stages["decode"] = Summary(decode_ms);
   json out{{"images", a.images}, {"threads", a.threads}, {"faces_timed", faces},
            {"warmup", a.warmup}, {"stages", stages},
            {"throughput_faces_per_s", static_cast<double>(imgs.size()) / wall},
-           {"hardware_threads", std::thread::hardware_concurrency()}};
+           {"hardware_threads", std::thread::hardware_concurrency()},
+           {"reference_gemm256", Summary(ref)}};
+  const double ref_median = out["reference_gemm256"]["median_ms"].get<double>();
+  out["pipeline_over_reference"] =
+      stages["pipeline"].is_null() ? json(nullptr) : json(stages["pipeline"]["median_ms"].get<double>() / ref_median);
   if (a.json_out) {
     PrintJson(out);
   } else {
@@ -98,6 +121,8 @@ int BenchVision(BenchArgs& a) {
                   s["p90_ms"].get<double>(), s["p99_ms"].get<double>());
     }
     std::printf("  throughput %.1f faces/s\n", out["throughput_faces_per_s"].get<double>());
+    std::printf("  reference 256x256 GEMM median %.3fms; pipeline / reference = %.1f\n", ref_median,
+                out["pipeline_over_reference"].is_null() ? 0.0 : out["pipeline_over_reference"].get<double>());
   }
   return faces > 0 ? 0 : 1;
 }
