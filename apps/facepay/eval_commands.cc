@@ -149,9 +149,16 @@ struct PadArgs {
   eval::PadEvalOptions opt;
   bool json_out = false;
   std::string scores_out;
+  double window_ms = 0, stride_ms = 250;
+  int frames = 8;
+  std::vector<std::string> camera_profiles;
 };
 
 int EvalPad(PadArgs& a) {
+  if (a.window_ms > 0) {
+    return EvalPadWindows(a.live, a.attack, a.labels, a.models, a.camera_profiles, a.window_ms,
+                          a.stride_ms, a.frames, a.threads, a.scores_out);
+  }
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<eval::PadSample> samples;
   for (const auto& p : a.live) samples.push_back({p, "live"});
@@ -233,13 +240,20 @@ void AddEvalCommands(CLI::App& app, int& exit_code) {
   static PadArgs pa;
   auto* p = ev->add_subcommand("pad", "Presentation-attack detection: APCER/BPCER");
   p->add_option("--live", pa.live, "Bona fide images, folders or videos");
-  p->add_option("--attack", pa.attack, "Attacks: [TYPE:]PATH (image, folder or video)");
+  p->add_option("--attack", pa.attack, "Attacks: [TYPE][@CAMERA]:PATH[#FROM-TO] (image, folder or video)");
   p->add_option("--labels", pa.labels, "Labels file: <path>TAB<live|attack type> per line");
   p->add_option("--threshold", pa.threshold, "Liveness threshold (default: the manifest's)");
   p->add_option("--threads", pa.threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 64));
   p->add_option("--frame-step", pa.opt.frame_step, "Videos: score every Nth frame")->check(CLI::Range(1, 1000));
   p->add_option("--max-frames", pa.opt.max_frames, "Videos: at most N frames per file")->check(CLI::Range(1, 100000));
   p->add_option("--scores", pa.scores_out, "Write every sample's score (TSV)");
+  p->add_option("--window-ms", pa.window_ms,
+                 "Sequence mode: score windows of this length with the fused model (0 = per frame)")
+      ->check(CLI::Range(0.0, 10000.0));
+  p->add_option("--stride-ms", pa.stride_ms, "Sequence mode: window start step for videos")
+      ->check(CLI::Range(10.0, 10000.0));
+  p->add_option("--frames", pa.frames, "Sequence mode: frames analysed per window")->check(CLI::Range(2, 60));
+  p->add_option("--camera-profile", pa.camera_profiles, "Sequence mode: camera calibration NAME=FILE");
   p->add_flag("--json", pa.json_out, "JSON report on stdout");
   p->add_option("--models", pa.models, "Model pack folder");
   p->callback([&] { exit_code = EvalPad(pa); });

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   facepay::cli::AddVisionCommands(app, exit_code);
   facepay::cli::AddEvalCommands(app, exit_code);
   facepay::cli::AddBenchCommands(app, exit_code);
+  facepay::cli::AddLivenessCommands(app, exit_code);
   facepay::cli::AddPaymentsCommands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -95,6 +95,44 @@ bool IsVideoPath(const std::string& path) {
   return HasExt(fs::path(path), {".mp4", ".webm", ".mkv", ".avi", ".mov", ".y4m"});
 }
 
+StatusOr<PadSample> ParseSampleSpec(const std::string& spec, const std::string& default_label) {
+  PadSample s;
+  s.label = default_label;
+  std::string path = spec;
+  const auto colon = spec.find(':');
+  // A prefix before ':' counts only when it holds no path separator.
+  if (colon != std::string::npos && spec.find('/') > colon) {
+    std::string head = spec.substr(0, colon);
+    path = spec.substr(colon + 1);
+    const auto at = head.find('@');
+    if (at != std::string::npos) {
+      s.camera = head.substr(at + 1);
+      head = head.substr(0, at);
+      if (s.camera.empty()) return InvalidArgument("sample_spec_invalid", "empty camera in " + spec);
+    }
+    if (!head.empty()) s.label = Lower(head);
+  }
+  const auto hash = path.rfind('#');
+  if (hash != std::string::npos) {
+    const std::string range = path.substr(hash + 1);
+    const auto dash = range.find('-');
+    try {
+      if (dash == std::string::npos) throw std::invalid_argument("no dash");
+      s.from_ms = std::stod(range.substr(0, dash));
+      s.to_ms = std::stod(range.substr(dash + 1));
+    } catch (const std::exception&) {
+      return InvalidArgument("sample_spec_invalid", "time range must be #FROM-TO in ms: " + spec);
+    }
+    if (s.from_ms < 0 || s.to_ms <= s.from_ms) {
+      return InvalidArgument("sample_spec_invalid", "empty or negative time range: " + spec);
+    }
+    path = path.substr(0, hash);
+  }
+  if (path.empty()) return InvalidArgument("sample_spec_invalid", "no path in " + spec);
+  s.path = path;
+  return s;
+}
+
 StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file) {
   std::ifstream in(labels_file);
   if (!in) return NotFound("file_not_found", "cannot open labels file " + labels_file);
@@ -111,7 +149,15 @@ StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file) {
       return InvalidArgument("labels_malformed", labels_file + ":" + std::to_string(line_no) +
                                                      ": expected <path><TAB><label>");
     }
-    out.push_back({base + "/" + line.substr(0, tab), Lower(line.substr(tab + 1))});
+    // Optional third column: the camera.
+    std::string label = line.substr(tab + 1), camera = "default";
+    if (const auto tab2 = label.find('\t'); tab2 != std::string::npos) {
+      camera = label.substr(tab2 + 1);
+      label = label.substr(0, tab2);
+    }
+    PadSample s{base + "/" + line.substr(0, tab), Lower(label)};
+    if (!camera.empty()) s.camera = camera;
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -48,5 +48,22 @@ TEST(ReadPadLabels, ResolvesPathsAgainstTheLabelsFolder) {
   EXPECT_EQ(ReadPadLabels(bad).status().reason(), "labels_malformed");
 }
 
+TEST(ParseSampleSpec, ReadsLabelCameraPathAndTimeRange) {
+  auto s = ParseSampleSpec("replay@webcam:/v/replay.webm#500-2500", "attack");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->label, "replay");
+  EXPECT_EQ(s->camera, "webcam");
+  EXPECT_EQ(s->path, "/v/replay.webm");
+  EXPECT_DOUBLE_EQ(s->from_ms, 500);
+  EXPECT_DOUBLE_EQ(s->to_ms, 2500);
+  auto plain = ParseSampleSpec("/data/x:y/live", "live");  // ':' inside a path is not a prefix
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->path, "/data/x:y/live");
+  EXPECT_EQ(plain->camera, "default");
+  EXPECT_EQ(ParseSampleSpec("@:/a.webm", "live").status().reason(), "sample_spec_invalid");
+  EXPECT_EQ(ParseSampleSpec("/a.webm#9-3", "live").status().reason(), "sample_spec_invalid");
+  EXPECT_EQ(ParseSampleSpec("/a.webm#x", "live").status().reason(), "sample_spec_invalid");
+}
+
 }  // namespace
 }  // namespace facepay::eval

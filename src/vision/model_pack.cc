@@ -71,6 +71,7 @@ StatusOr<std::shared_ptr<const ModelPack>> ModelPack::Load(const std::string& di
   pack->dir_ = dir;
   try {
     const json m = json::parse(*text);
+    pack->manifest_ = m;
     pack->pack_id_ = m.at("pack").at("id").get<std::string>();
     const json& models = m.at("models");
     for (int r = 0; r < 4; ++r) {

@@ -27,7 +27,14 @@ bool IsVideoPath(const std::string& path);  // mp4 webm mkv avi mov y4m
 struct PadSample {
   std::string path;
   std::string label;  // "live" for bona fide; otherwise the attack type ("print", "replay", ...)
+  std::string camera = "default";  // which camera profile applies (liveness calibration)
+  double from_ms = 0, to_ms = -1;  // videos: only this time range (to_ms < 0 = to the end)
 };
+
+// Parses a command-line sample "[LABEL][@CAMERA]:PATH[#FROM-TO]" (FROM/TO in ms of a video),
+// e.g. "replay@webcam:replay.webm", "@webcam:live.webm#0-3500", or a plain PATH.
+// `default_label` applies when LABEL is empty. Reason: sample_spec_invalid.
+StatusOr<PadSample> ParseSampleSpec(const std::string& spec, const std::string& default_label);
 // A labels file: "<relative path>\t<label>" per line; paths relative to the file's folder.
 StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file);
 

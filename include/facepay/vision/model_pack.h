@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "facepay/common/status_or.h"
 
 namespace facepay::vision {
@@ -65,6 +67,8 @@ class ModelPack {
   const ModelSpec& spec(ModelRole role) const { return specs_[static_cast<int>(role)]; }
   const std::string& bytes(ModelRole role) const { return bytes_[static_cast<int>(role)]; }
   const PackParams& params() const { return params_; }
+  // The whole manifest, for optional sections (e.g. "sequence_liveness").
+  const nlohmann::json& manifest() const { return manifest_; }
 
  private:
   ModelPack() = default;
@@ -73,6 +77,7 @@ class ModelPack {
   ModelSpec specs_[4];
   std::string bytes_[4];
   PackParams params_;
+  nlohmann::json manifest_;
 };
 
 // Lower-case hex sha256 of `data`.

@@ -1,0 +1,358 @@
+// facepay liveness [--video FILE | IMG...] | liveness calibrate | liveness fit
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "facepay/eval/metrics.h"
+#include "facepay/eval/sequence_data.h"
+
+namespace facepay::cli {
+namespace {
+
+using nlohmann::json;
+
+struct LivenessArgs {
+  std::vector<std::string> live, attack, synthetic, inputs;
+  std::string labels, models, out, camera = "default";
+  std::vector<std::string> camera_profiles;  // NAME=FILE or FILE (applies to camera "default")
+  std::string signals = "cnn,planarity,blink,mouth,identity,bezel,jitter";
+  eval::WindowOptions win;
+  int threads = 0;
+  float l2 = 0.05f;
+  float max_apcer = 0.01f;
+  bool json_out = false;
+  bool compare = false;
+};
+
+// Samples from --live / --attack specs ([LABEL][@CAMERA]:PATH[#FROM-TO]) and --labels.
+StatusOr<std::vector<eval::PadSample>> Samples(const LivenessArgs& a) {
+  std::vector<eval::PadSample> s;
+  for (const auto& [specs, label] : {std::pair{&a.live, "live"}, std::pair{&a.attack, "attack"}}) {
+    for (const auto& spec : *specs) {
+      FACEPAY_ASSIGN_OR_RETURN(eval::PadSample p, eval::ParseSampleSpec(spec, label));
+      if (specs == &a.live) p.label = "live";
+      s.push_back(std::move(p));
+    }
+  }
+  if (!a.labels.empty()) {
+    FACEPAY_ASSIGN_OR_RETURN(auto l, eval::ReadPadLabels(a.labels));
+    s.insert(s.end(), l.begin(), l.end());
+  }
+  return s;
+}
+
+int Threads(int t) { return t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// Camera name -> CNN logit offset from --camera-profile NAME=FILE (or FILE: its own name).
+StatusOr<std::map<std::string, float>> CameraOffsets(const std::vector<std::string>& specs) {
+  std::map<std::string, float> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    const std::string file = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    FACEPAY_ASSIGN_OR_RETURN(vision::CameraProfile p, vision::LoadCameraProfile(file));
+    out[eq == std::string::npos ? p.camera : spec.substr(0, eq)] = p.cnn_logit_offset;
+  }
+  return out;
+}
+
+// facepay liveness: windows of one video or one image sequence, each with its verdict.
+int Score(LivenessArgs& a) {
+  const int threads = Threads(a.threads);
+  ConfigureThreads(threads);
+  auto pipeline = LoadPipeline(a.models, threads, false);
+  if (!pipeline) return 1;
+  auto model = vision::SequenceModelFromJson(pipeline->pack().manifest().value("sequence_liveness", json::object()));
+  if (!model.ok()) return Fail(model.status());
+  std::vector<eval::PadSample> samples;
+  for (const auto& p : a.inputs) {
+    auto spec = eval::ParseSampleSpec(p, "input");
+    if (!spec.ok()) return Fail(spec.status());
+    samples.push_back(*spec);
+  }
+  auto offsets = CameraOffsets(a.camera_profiles);
+  if (!offsets.ok()) return Fail(offsets.status());
+  std::vector<std::string> failures;
+  auto tracks = eval::TracksFromSamples(*pipeline, samples, a.win, threads, true, &failures);
+  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  json out = json::array();
+  int live = 0;
+  for (const auto& w : windows) {
+    const auto v = vision::FuseWindow(*model, w.signals);
+    live += v.live;
+    json sig = json::object();
+    for (const auto& s : v.signals) sig[s.name] = {{"value", s.value}, {"contribution", s.contribution}};
+    out.push_back({{"window", w.source}, {"score", v.score}, {"live", v.live},
+                   {"frames", w.signals.frames}, {"face_frames", w.signals.face_frames},
+                   {"signals", sig}});
+  }
+  const bool decision = !windows.empty() && live * 2 > static_cast<int>(windows.size());
+  PrintJson({{"windows", out}, {"live_windows", live}, {"threshold", model->threshold},
+             {"decision", windows.empty() ? "no_face" : decision ? "live" : "attack"},
+             {"failures", failures}});
+  return 0;
+}
+
+int Calibrate(LivenessArgs& a) {
+  const int threads = Threads(a.threads);
+  ConfigureThreads(threads);
+  auto pipeline = LoadPipeline(a.models, threads, false);
+  if (!pipeline) return 1;
+  auto samples = Samples(a);
+  if (!samples.ok()) return Fail(samples.status());
+  if (samples->empty()) return Fail(InvalidArgument("usage", "give --live with genuine passages"));
+  std::vector<std::string> failures;
+  const auto tracks = eval::TracksFromSamples(*pipeline, *samples, a.win, threads, true, &failures);
+  std::vector<float> p;
+  for (const auto& t : tracks) {
+    for (const auto& c : t.cues) {
+      if (c.has_face) p.push_back(c.cnn_p_live);
+    }
+  }
+  if (p.size() < 20) {
+    return Fail(FailedPrecondition("too_few_frames", "need at least 20 genuine frames with a face, got " +
+                                                         std::to_string(p.size())));
+  }
+  const auto prof = vision::CalibrateCamera(a.camera, p, /*target_logit=*/2.0f);
+  if (!a.out.empty()) {
+    Status s = vision::SaveCameraProfile(prof, a.out);
+    if (!s.ok()) return Fail(s);
+  }
+  PrintJson({{"camera", prof.camera}, {"cnn_logit_offset", prof.cnn_logit_offset},
+             {"frames_used", prof.frames_used}, {"written_to", a.out}});
+  return 0;
+}
+
+}  // namespace
+
+// Shared by `liveness fit` and `eval pad --window-ms`: per-signal and fused PAD report.
+json WindowPadReport(const std::vector<eval::WindowSample>& w, const vision::SequenceModel& m) {
+  std::vector<float> live, attack;
+  std::map<std::string, std::vector<float>> by_type;
+  for (const auto& s : w) {
+    const float v = vision::FuseWindow(m, s.signals).score;
+    (s.label == "live" ? live : attack).push_back(v);
+    if (s.label != "live") by_type[s.label].push_back(v);
+  }
+  json r{{"windows_bona_fide", live.size()}, {"windows_attack", attack.size()}};
+  const auto at = eval::PadAt(live, attack, m.threshold);
+  r["fused"] = {{"threshold", m.threshold}, {"apcer", at.apcer}, {"bpcer", at.bpcer},
+                {"bpcer_at_apcer_1pct", eval::BpcerAtApcer(live, attack, 0.01).bpcer},
+                {"auc", eval::AreaUnderCurve(eval::ComputeRoc(live, attack))}};
+  json per_type = json::object();
+  for (const auto& [t, v] : by_type) per_type[t] = {{"apcer", eval::PadAt(live, v, m.threshold).apcer}, {"n", v.size()}};
+  r["fused"]["per_attack_type"] = per_type;
+  json per_signal = json::object();
+  for (const auto& name : vision::SignalNames()) {
+    std::vector<float> sl, sa;
+    for (const auto& s : w) (s.label == "live" ? sl : sa).push_back(s.signals.values.at(name));
+    double auc = eval::AreaUnderCurve(eval::ComputeRoc(sl, sa));
+    const bool flip = auc < 0.5;  // orient each signal so that higher = more live
+    if (flip) {
+      for (auto& x : sl) x = -x;
+      for (auto& x : sa) x = -x;
+      auc = 1 - auc;
+    }
+    per_signal[name] = {{"auc", auc}, {"higher_is_live", !flip},
+                        {"bpcer_at_apcer_1pct", eval::BpcerAtApcer(sl, sa, 0.01).bpcer},
+                        {"bpcer_at_apcer_5pct", eval::BpcerAtApcer(sl, sa, 0.05).bpcer}};
+  }
+  r["per_signal"] = per_signal;
+  return r;
+}
+
+namespace {
+
+std::vector<vision::WindowSignals> SignalsOf(const std::vector<eval::WindowSample>& ws) {
+  std::vector<vision::WindowSignals> out;
+  for (const auto& w : ws) out.push_back(w.signals);
+  return out;
+}
+
+// Fits on all windows (threshold: lowest with APCER <= max_apcer) and reports in-sample and
+// leave-one-source-out results.
+json FitAndReport(const std::vector<eval::WindowSample>& windows, const std::vector<std::string>& use,
+                  const LivenessArgs& a) {
+  std::vector<bool> live;
+  for (const auto& w : windows) live.push_back(w.label == "live");
+  vision::SequenceModel m = vision::FitSequenceModel(SignalsOf(windows), live, use, a.l2);
+  // Security first: APCER <= max_apcer for EVERY attack type (the worst-case species), not
+  // just pooled, so an easy attack type cannot hide a weak one.
+  std::vector<float> ls;
+  std::map<std::string, std::vector<float>> by_type;
+  for (const auto& w : windows) {
+    const float v = vision::FuseWindow(m, w.signals).score;
+    (w.label == "live" ? ls : by_type[w.label]).push_back(v);
+  }
+  float t = 0.001f;
+  for (const auto& [type, scores] : by_type) t = std::max(t, eval::BpcerAtApcer(ls, scores, a.max_apcer).threshold);
+  m.threshold = std::min(t, 0.999f);
+  std::map<std::string, std::vector<size_t>> groups;
+  for (size_t i = 0; i < windows.size(); ++i) groups[windows[i].group].push_back(i);
+  std::vector<float> cl, ca;
+  for (const auto& [g, idx] : groups) {
+    std::vector<eval::WindowSample> train;
+    std::vector<bool> tl;
+    for (size_t i = 0; i < windows.size(); ++i) {
+      if (windows[i].group == g) continue;
+      train.push_back(windows[i]);
+      tl.push_back(live[i]);
+    }
+    const auto mg = vision::FitSequenceModel(SignalsOf(train), tl, use, a.l2);
+    for (size_t i : idx) (live[i] ? cl : ca).push_back(vision::FuseWindow(mg, windows[i].signals).score);
+  }
+  json report = WindowPadReport(windows, m);
+  report["leave_one_source_out"] = {
+      {"bpcer_at_apcer_1pct", eval::BpcerAtApcer(cl, ca, 0.01).bpcer},
+      {"auc", eval::AreaUnderCurve(eval::ComputeRoc(cl, ca))},
+      {"at_fitted_threshold", {{"apcer", eval::PadAt(cl, ca, m.threshold).apcer},
+                               {"bpcer", eval::PadAt(cl, ca, m.threshold).bpcer}}}};
+  report["model"] = vision::SequenceModelToJson(m);
+  return report;
+}
+
+int Fit(LivenessArgs& a) {
+  const int threads = Threads(a.threads);
+  ConfigureThreads(threads);
+  auto pipeline = LoadPipeline(a.models, threads, false);
+  if (!pipeline) return 1;
+  std::vector<std::string> failures;
+  auto samples = Samples(a);
+  if (!samples.ok()) return Fail(samples.status());
+  auto offsets = CameraOffsets(a.camera_profiles);
+  if (!offsets.ok()) return Fail(offsets.status());
+  auto tracks = eval::TracksFromSamples(*pipeline, *samples, a.win, threads, true, &failures);
+  std::vector<std::string> synth;
+  for (const auto& p : a.synthetic) {
+    auto f = eval::ListImages(p);
+    if (!f.ok()) return Fail(f.status());
+    synth.insert(synth.end(), f->begin(), f->end());
+  }
+  auto st = eval::SyntheticPhotoTracks(*pipeline, synth, a.win, 20261122u, threads, true);
+  tracks.insert(tracks.end(), st.begin(), st.end());
+  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  std::vector<std::string> use;
+  for (size_t pos = 0, e; pos < a.signals.size(); pos = e + 1) {
+    e = a.signals.find(',', pos);
+    if (e == std::string::npos) e = a.signals.size();
+    use.push_back(a.signals.substr(pos, e - pos));
+  }
+  json report = FitAndReport(windows, use, a);
+  report["failures"] = failures.size();
+  if (a.compare) {
+    // Each signal alone, the CNN with each other signal, and everything: keep what helps.
+    std::vector<std::vector<std::string>> subsets;
+    for (const auto& n : vision::SignalNames()) subsets.push_back({n});
+    for (const auto& n : vision::SignalNames()) {
+      if (n != "cnn") subsets.push_back({"cnn", n});
+    }
+    subsets.push_back(vision::SignalNames());
+    json table = json::array();
+    for (const auto& sub : subsets) {
+      const json r = FitAndReport(windows, sub, a);
+      std::string name;
+      for (const auto& n : sub) name += (name.empty() ? "" : "+") + n;
+      table.push_back({{"signals", name},
+                       {"in_sample_bpcer_at_apcer_1pct", r["fused"]["bpcer_at_apcer_1pct"]},
+                       {"in_sample_auc", r["fused"]["auc"]},
+                       {"loso_bpcer_at_apcer_1pct", r["leave_one_source_out"]["bpcer_at_apcer_1pct"]},
+                       {"loso_auc", r["leave_one_source_out"]["auc"]}});
+    }
+    report["compare"] = table;
+  }
+  PrintJson(report);
+  return 0;
+}
+
+void AddWindowOptions(CLI::App* c, LivenessArgs& a) {
+  c->add_option("--window-ms", a.win.window_ms, "Window length")->check(CLI::Range(100.0, 10000.0));
+  c->add_option("--stride-ms", a.win.stride_ms, "Videos: window start step")->check(CLI::Range(10.0, 10000.0));
+  c->add_option("--frames", a.win.frames, "Frames analysed per window")->check(CLI::Range(2, 60));
+  c->add_option("--threads", a.threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 64));
+  c->add_option("--models", a.models, "Model pack folder");
+  c->add_option("--camera-profile", a.camera_profiles,
+                "Camera calibration NAME=FILE (from liveness calibrate --out); repeatable");
+}
+
+}  // namespace
+
+int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,
+                   const std::string& labels, const std::string& models,
+                   const std::vector<std::string>& camera_profiles, double window_ms,
+                   double stride_ms, int frames, int threads, const std::string& scores_out) {
+  LivenessArgs a;
+  a.live = live;
+  a.attack = attack;
+  a.labels = labels;
+  a.models = models;
+  a.camera_profiles = camera_profiles;
+  a.win.window_ms = window_ms;
+  a.win.stride_ms = stride_ms;
+  a.win.frames = frames;
+  const int n = Threads(threads);
+  ConfigureThreads(n);
+  auto samples = Samples(a);
+  if (!samples.ok()) return Fail(samples.status());
+  if (samples->empty()) return Fail(InvalidArgument("usage", "give --live/--attack or --labels"));
+  auto offsets = CameraOffsets(a.camera_profiles);
+  if (!offsets.ok()) return Fail(offsets.status());
+  auto pipeline = LoadPipeline(a.models, n, false);
+  if (!pipeline) return 1;
+  auto model = vision::SequenceModelFromJson(
+      pipeline->pack().manifest().value("sequence_liveness", json::object()));
+  if (!model.ok()) return Fail(model.status());
+  std::vector<std::string> failures;
+  const auto tracks = eval::TracksFromSamples(*pipeline, *samples, a.win, n, true, &failures);
+  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  json r = WindowPadReport(windows, *model);
+  r["window_ms"] = window_ms;
+  r["frames_per_window"] = frames;
+  r["frame_failures"] = failures.size();
+  if (!scores_out.empty()) {
+    std::FILE* f = std::fopen(scores_out.c_str(), "w");
+    if (!f) return Fail(InvalidArgument("write_failed", "cannot write " + scores_out));
+    for (const auto& w : windows) {
+      std::fprintf(f, "%s\t%s\t%.6f\n", w.source.c_str(), w.label.c_str(),
+                   vision::FuseWindow(*model, w.signals).score);
+    }
+    std::fclose(f);
+  }
+  PrintJson(r);
+  return 0;
+}
+
+void AddLivenessCommands(CLI::App& app, int& exit_code) {
+  static LivenessArgs a;
+  auto* l = app.add_subcommand("liveness", "Sequence liveness: fused score per window, with each signal");
+  l->add_option("inputs", a.inputs, "A video, or images / a folder of frames forming one sequence");
+  AddWindowOptions(l, a);
+  auto* cal = l->add_subcommand("calibrate", "Per-camera calibration from genuine passages");
+  cal->add_option("--camera", a.camera, "Camera name");
+  cal->add_option("--live", a.live, "Genuine videos / frames from this camera")->required();
+  cal->add_option("--out", a.out, "Write the profile (JSON) here");
+  AddWindowOptions(cal, a);
+  cal->callback([&] { exit_code = Calibrate(a); });
+  auto* fit = l->add_subcommand("fit", "Fit the fusion model on development data");
+  fit->add_option("--live", a.live, "Bona fide: [@CAMERA:]PATH[#FROM-TO] (video, images, folder)");
+  fit->add_option("--attack", a.attack, "Attacks: [TYPE][@CAMERA]:PATH[#FROM-TO]");
+  fit->add_option("--labels", a.labels, "Labels file: <path>TAB<live|attack type>");
+  fit->add_option("--synthetic", a.synthetic, "Images to turn into still / hand-held photo attacks");
+  fit->add_option("--signals", a.signals, "Comma-separated signals to use");
+  fit->add_flag("--compare", a.compare, "Also fit each signal alone, CNN + each, and all");
+  fit->add_option("--l2", a.l2, "L2 regularisation")->check(CLI::Range(0.0, 100.0));
+  fit->add_option("--max-apcer", a.max_apcer, "Threshold keeps APCER at most this")->check(CLI::Range(0.0, 1.0));
+  AddWindowOptions(fit, a);
+  fit->callback([&] { exit_code = Fit(a); });
+  // The plain `liveness` command: runs only when no sub-command was given.
+  l->callback([&, cal, fit] {
+    if (cal->parsed() || fit->parsed()) return;
+    if (a.inputs.empty()) {
+      exit_code = Fail(InvalidArgument("usage", "give a video or images"));
+      return;
+    }
+    exit_code = Score(a);
+  });
+}
+
+}  // namespace facepay::cli

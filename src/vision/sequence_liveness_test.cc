@@ -1,0 +1,125 @@
+#include "facepay/vision/sequence_liveness.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace facepay::vision {
+namespace {
+
+// A rough 3D face: 68 points on an ellipsoid-like surface (x, y in [-1, 1], depth z).
+std::vector<cv::Point3f> Face3d() {
+  std::vector<cv::Point3f> p;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int i = 0; i < 68; ++i) {
+    const float x = u(rng), y = u(rng);
+    p.emplace_back(x, y, 0.6f * std::sqrt(std::max(0.f, 1 - 0.5f * (x * x + y * y))));
+  }
+  // Keep the 5-point indices sensible: eyes left/right of each other.
+  p[37] = p[38] = p[40] = p[41] = {-0.4f, -0.3f, 0.5f};
+  p[43] = p[44] = p[46] = p[47] = {0.4f, -0.3f, 0.5f};
+  return p;
+}
+
+FrameCue Project(const std::vector<cv::Point3f>& pts, float yaw, bool flat) {
+  FrameCue c;
+  c.has_face = true;
+  c.cnn_p_live = 0.9f;
+  for (int i = 0; i < 68; ++i) {
+    const cv::Point3f q = pts[i];
+    const float z = flat ? 0.f : q.z;
+    const float x = q.x * std::cos(yaw) + z * std::sin(yaw);
+    const float zz = -q.x * std::sin(yaw) + z * std::cos(yaw);
+    const float f = 4.f / (4.f + zz);  // perspective
+    c.landmarks[i] = cv::Point2f(200 + 100 * x * f, 200 + 100 * q.y * f);
+  }
+  c.eye_aspect = 0.3f;
+  return c;
+}
+
+TEST(WindowSignals, PlanarityTellsAFlatPhotoFromAHeadTurning) {
+  const auto face = Face3d();
+  std::vector<FrameCue> head, photo;
+  for (int i = 0; i < 8; ++i) {
+    const float yaw = 0.05f * static_cast<float>(i);  // up to ~20 degrees
+    head.push_back(Project(face, yaw, false));
+    photo.push_back(Project(face, yaw, true));
+  }
+  const float p_head = ComputeWindowSignals(head, 0).values.at("planarity");
+  const float p_photo = ComputeWindowSignals(photo, 0).values.at("planarity");
+  EXPECT_LT(p_photo, 0.2f);
+  EXPECT_GT(p_head, 0.6f);
+}
+
+TEST(WindowSignals, NoMotionIsNeutralNotLiveOrAttack) {
+  const auto face = Face3d();
+  std::vector<FrameCue> still(8, Project(face, 0, false));
+  const auto s = ComputeWindowSignals(still, 0);
+  EXPECT_NEAR(s.values.at("planarity"), 0.7f, 1e-3);
+  EXPECT_NEAR(s.values.at("jitter"), 0.f, 1e-4);
+  EXPECT_NEAR(s.values.at("blink"), 0.f, 1e-6);
+}
+
+TEST(WindowSignals, BlinkIsTheRelativeDropOfTheEyeAspectRatio) {
+  const auto face = Face3d();
+  std::vector<FrameCue> w(8, Project(face, 0, false));
+  w[4].eye_aspect = 0.06f;  // eyes closed in one frame
+  EXPECT_NEAR(ComputeWindowSignals(w, 0).values.at("blink"), 0.8f, 1e-3);
+}
+
+TEST(WindowSignals, CameraOffsetShiftsTheCnnLogit) {
+  const auto face = Face3d();
+  std::vector<FrameCue> w(4, Project(face, 0, false));
+  const float base = ComputeWindowSignals(w, 0).values.at("cnn");
+  EXPECT_NEAR(ComputeWindowSignals(w, 2.5f).values.at("cnn"), base + 2.5f, 1e-4);
+  EXPECT_NEAR(base, Logit(0.9f), 1e-4);
+}
+
+TEST(WindowSignals, WindowWithoutFacesIsNeverLive) {
+  std::vector<FrameCue> none(5);
+  SequenceModel m;
+  m.weight["cnn"] = 1;
+  m.mean["cnn"] = -100;
+  m.stddev["cnn"] = 1;
+  const auto v = FuseWindow(m, ComputeWindowSignals(none, 0));
+  EXPECT_FALSE(v.live);
+}
+
+TEST(SequenceModel, FitSeparatesAnInformativeSignalAndRoundTripsThroughJson) {
+  std::vector<WindowSignals> w;
+  std::vector<bool> live;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0, 1);
+  for (int i = 0; i < 200; ++i) {
+    WindowSignals s;
+    s.frames = s.face_frames = 8;
+    const bool l = i % 2 == 0;
+    for (const auto& name : SignalNames()) s.values[name] = n(rng);
+    s.values["cnn"] += l ? 3.f : -3.f;
+    w.push_back(s);
+    live.push_back(l);
+  }
+  SequenceModel m = FitSequenceModel(w, live, {"cnn", "blink"}, 0.01f);
+  EXPECT_GT(m.weight.at("cnn"), 1.f);
+  EXPECT_LT(std::abs(m.weight.at("blink")), 0.5f * m.weight.at("cnn"));
+  int right = 0;
+  for (size_t i = 0; i < w.size(); ++i) right += FuseWindow(m, w[i]).live == live[i];
+  EXPECT_GT(right, 190);
+  auto back = SequenceModelFromJson(SequenceModelToJson(m));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FLOAT_EQ(back->weight.at("cnn"), m.weight.at("cnn"));
+  nlohmann::json bad = SequenceModelToJson(m);
+  bad["weights"]["telepathy"] = 1;
+  EXPECT_EQ(SequenceModelFromJson(bad).status().reason(), "sequence_model_invalid");
+}
+
+TEST(CameraProfile, CalibrationMovesTheGenuineMedianToTheTarget) {
+  const auto p = CalibrateCamera("gate-7", {0.01f, 0.02f, 0.05f, 0.1f, 0.2f}, 2.f);
+  EXPECT_NEAR(p.cnn_logit_offset, 2.f - Logit(0.05f), 1e-4);
+  EXPECT_EQ(p.frames_used, 5);
+}
+
+}  // namespace
+}  // namespace facepay::vision

@@ -1,0 +1,73 @@
+// Sequence liveness with the shipped manifest model on real videos and photo attacks.
+#include <gtest/gtest.h>
+
+#include "../support/test_data.h"
+#include "facepay/eval/sequence_data.h"
+#include "pipeline_fixture.h"
+
+namespace facepay::testing {
+namespace {
+
+class SequenceLiveness : public RealPipeline {
+ protected:
+  vision::SequenceModel Model() {
+    auto m = vision::SequenceModelFromJson(pipeline().pack().manifest().at("sequence_liveness"));
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? *m : vision::SequenceModel{};
+  }
+  static std::map<std::string, float> Cameras() {
+    std::map<std::string, float> out;
+    auto p = vision::LoadCameraProfile(std::string(FACEPAY_SOURCE_DIR) + "/config/cameras/dev-webcam.json");
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    if (p.ok()) out["webcam"] = p->cnn_logit_offset;
+    return out;
+  }
+  // Share of windows judged live.
+  double LiveShare(const std::vector<eval::WindowSample>& w) {
+    const auto m = Model();
+    int live = 0;
+    for (const auto& s : w) live += vision::FuseWindow(m, s.signals).live;
+    return w.empty() ? 0 : static_cast<double>(live) / static_cast<double>(w.size());
+  }
+  eval::WindowOptions opt_;
+};
+
+TEST_F(SequenceLiveness, RejectsAPrintedPhotoHeldStillOrMovedByHand) {
+  FACEPAY_DATA_PATH_OR_RETURN(pad, "pad-samples");
+  const auto tracks = eval::SyntheticPhotoTracks(
+      pipeline(), {pad + "/image_F1.jpg", pad + "/image_F2.jpg"}, opt_, 99u, 2, false);
+  ASSERT_EQ(tracks.size(), 4u);  // still + hand-held for each photo
+  const auto w = eval::WindowsFromTracks(tracks, opt_, {});
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(LiveShare(w), 0.0);
+}
+
+TEST_F(SequenceLiveness, RejectsThePhoneReplayAndAcceptsTheLivePersonOnTheCalibratedWebcam) {
+  FACEPAY_DATA_PATH_OR_RETURN(v, "videos");
+  opt_.stride_ms = 500;
+  // The webcam profile was calibrated on the first 3.5 s of the live video; judge the rest.
+  const auto live = eval::WindowsFromTracks(
+      eval::TracksFromSamples(pipeline(), {{v + "/apfol_real2.webm", "live", "webcam", 3500, 7200}},
+                              opt_, 2, false, nullptr),
+      opt_, Cameras());
+  const auto replay = eval::WindowsFromTracks(
+      eval::TracksFromSamples(pipeline(), {{v + "/apfol_replay_phone2.webm", "replay", "webcam"}},
+                              opt_, 2, false, nullptr),
+      opt_, Cameras());
+  ASSERT_GE(live.size(), 4u);
+  ASSERT_GE(replay.size(), 20u);
+  EXPECT_GE(LiveShare(live), 0.75);
+  EXPECT_EQ(LiveShare(replay), 0.0);
+}
+
+TEST_F(SequenceLiveness, AcceptsMostWindowsOfALiveTalkingPerson) {
+  FACEPAY_DATA_PATH_OR_RETURN(v, "videos/d3.mp4");
+  opt_.stride_ms = 1000;
+  const auto w = eval::WindowsFromTracks(
+      eval::TracksFromSamples(pipeline(), {{v, "live"}}, opt_, 2, false, nullptr), opt_, {});
+  ASSERT_GE(w.size(), 5u);
+  EXPECT_GE(LiveShare(w), 0.6);
+}
+
+}  // namespace
+}  // namespace facepay::testing
