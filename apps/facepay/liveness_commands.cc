@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "facepay/eval/metrics.h"
 #include "facepay/eval/sequence_data.h"
+#include "facepay/vision/active_challenge.h"
 
 namespace facepay::cli {
 namespace {
@@ -277,6 +278,44 @@ void AddWindowOptions(CLI::App* c, LivenessArgs& a) {
 
 }  // namespace
 
+// facepay liveness challenge: checks a recorded response against a prompted order.
+int Challenge(LivenessArgs& a, const std::string& order_text, uint64_t seed, int steps) {
+  std::vector<vision::ChallengeAction> order;
+  for (size_t pos = 0, e; pos < order_text.size(); pos = e + 1) {
+    e = order_text.find(',', pos);
+    if (e == std::string::npos) e = order_text.size();
+    vision::ChallengeAction act;
+    if (!vision::ParseChallengeAction(order_text.substr(pos, e - pos), &act)) {
+      return Fail(InvalidArgument("usage", "unknown action '" + order_text.substr(pos, e - pos) +
+                                               "' (blink, turn_left, turn_right, smile)"));
+    }
+    order.push_back(act);
+  }
+  vision::ActiveChallenge ch = order.empty() ? vision::ActiveChallenge::Random(seed, steps, {})
+                                             : vision::ActiveChallenge(order, {});
+  if (a.inputs.size() != 1) return Fail(InvalidArgument("usage", "give one video"));
+  const int n = Threads(a.threads);
+  ConfigureThreads(n);
+  auto pipeline = LoadPipeline(a.models, n, false);
+  if (!pipeline) return 1;
+  auto spec = eval::ParseSampleSpec(a.inputs[0], "input");
+  if (!spec.ok()) return Fail(spec.status());
+  a.win.window_ms = 1000;
+  a.win.frames = 10;  // 10 frames per second of video
+  a.win.max_windows = 10000;
+  const auto tracks = eval::TracksFromSamples(*pipeline, {*spec}, a.win, n, true, nullptr);
+  for (const auto& t : tracks) {
+    for (const auto& c : t.cues) ch.Observe(c);
+  }
+  json prompts = json::array();
+  for (auto act : ch.order()) prompts.push_back(vision::ChallengeActionName(act));
+  const bool passed = ch.state() == vision::ChallengeState::kPassed;
+  PrintJson({{"order", prompts}, {"completed", ch.completed()},
+             {"result", passed ? "passed" : "failed"},
+             {"failure", passed ? "" : ch.failure().empty() ? "incomplete" : ch.failure()}});
+  return 0;
+}
+
 int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,
                    const std::string& labels, const std::string& models,
                    const std::vector<std::string>& camera_profiles, double window_ms,
@@ -344,9 +383,19 @@ void AddLivenessCommands(CLI::App& app, int& exit_code) {
   fit->add_option("--max-apcer", a.max_apcer, "Threshold keeps APCER at most this")->check(CLI::Range(0.0, 1.0));
   AddWindowOptions(fit, a);
   fit->callback([&] { exit_code = Fit(a); });
+  static std::string order;
+  static uint64_t seed = 0;
+  static int steps = 3;
+  auto* chal = l->add_subcommand("challenge", "Active liveness: check a recorded video against a prompted order");
+  chal->add_option("video", a.inputs, "The recorded response")->required();
+  chal->add_option("--order", order, "Prompted actions, e.g. blink,turn_left,smile (default: random)");
+  chal->add_option("--seed", seed, "Seed of the random order");
+  chal->add_option("--steps", steps, "Random order length")->check(CLI::Range(1, 8));
+  AddWindowOptions(chal, a);
+  chal->callback([&] { exit_code = Challenge(a, order, seed, steps); });
   // The plain `liveness` command: runs only when no sub-command was given.
-  l->callback([&, cal, fit] {
-    if (cal->parsed() || fit->parsed()) return;
+  l->callback([&, cal, fit, chal] {
+    if (cal->parsed() || fit->parsed() || chal->parsed()) return;
     if (a.inputs.empty()) {
       exit_code = Fail(InvalidArgument("usage", "give a video or images"));
       return;

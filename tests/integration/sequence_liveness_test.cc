@@ -3,6 +3,7 @@
 
 #include "../support/test_data.h"
 #include "facepay/eval/sequence_data.h"
+#include "facepay/vision/active_challenge.h"
 #include "pipeline_fixture.h"
 
 namespace facepay::testing {
@@ -67,6 +68,23 @@ TEST_F(SequenceLiveness, AcceptsMostWindowsOfALiveTalkingPerson) {
       eval::TracksFromSamples(pipeline(), {{v, "live"}}, opt_, 2, false, nullptr), opt_, {});
   ASSERT_GE(w.size(), 5u);
   EXPECT_GE(LiveShare(w), 0.6);
+}
+
+TEST_F(SequenceLiveness, ARecordedVideoCannotFollowRandomChallenges) {
+  FACEPAY_DATA_PATH_OR_RETURN(v, "videos/d6.mp4");
+  eval::WindowOptions dense;
+  dense.frames = 10;  // 10 frames per second
+  dense.max_windows = 10000;
+  const auto tracks = eval::TracksFromSamples(pipeline(), {{v, "live"}}, dense, 2, false, nullptr);
+  ASSERT_EQ(tracks.size(), 1u);
+  ASSERT_GT(tracks[0].cues.size(), 200u);  // 33 s of a person talking
+  int passed = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    auto ch = vision::ActiveChallenge::Random(seed, 3, {});
+    for (const auto& c : tracks[0].cues) ch.Observe(c);
+    passed += ch.state() == vision::ChallengeState::kPassed;
+  }
+  EXPECT_LE(passed, 2) << "a replay followed " << passed << " of 20 random orders";
 }
 
 }  // namespace
