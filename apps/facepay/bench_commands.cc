@@ -13,6 +13,9 @@
 #include "facepay/common/env.h"
 #include "facepay/common/progress.h"
 #include "facepay/eval/datasets.h"
+#include "facepay/vision/sequence_liveness.h"
+
+#include <opencv2/videoio.hpp>
 
 namespace facepay::cli {
 namespace {
@@ -127,6 +130,77 @@ int BenchVision(BenchArgs& a) {
   return faces > 0 ? 0 : 1;
 }
 
+struct LivenessBenchArgs {
+  std::string video, models;
+  int windows = 20;
+  int frames = 8;
+  bool embed = true;
+  bool json_out = false;
+};
+
+// Cost of one sequence-liveness window (frames analysed + cues + signals + fusion) against
+// one single-frame analysis, single-threaded, on frames of a real video held in memory.
+int BenchLiveness(LivenessBenchArgs& a) {
+  if (a.video.empty()) a.video = DataDir() + "/videos/apfol_real2.webm";
+  cv::VideoCapture cap(a.video);
+  if (!cap.isOpened()) return Fail(NotFound("video_unreadable", "cannot open " + a.video));
+  std::vector<cv::Mat> frames;
+  cv::Mat f;
+  while (static_cast<int>(frames.size()) < a.frames * 4 && cap.read(f)) frames.push_back(f.clone());
+  if (frames.size() < static_cast<size_t>(a.frames)) return Fail(InvalidArgument("video_too_short", a.video));
+  cv::setNumThreads(1);
+  auto pipeline = LoadPipeline(a.models, 1, false);
+  if (!pipeline) return 1;
+  auto model = vision::SequenceModelFromJson(
+      pipeline->pack().manifest().value("sequence_liveness", json::object()));
+  if (!model.ok()) return Fail(model.status());
+  vision::AnalyzeOptions opt;
+  opt.embed = a.embed;
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
+  std::vector<double> single, window, signals;
+  for (int w = 0; w < a.windows; ++w) {
+    std::vector<vision::FrameCue> cues;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < a.frames; ++i) {
+      const cv::Mat& img = frames[(static_cast<size_t>(w) * 3 + static_cast<size_t>(i)) % frames.size()];
+      const auto t1 = Clock::now();
+      auto r = pipeline->Analyze(img, opt);
+      if (r.ok() && !r->faces.empty()) {
+        cues.push_back(vision::MakeFrameCue(img, r->faces[0], 0));
+      } else {
+        cues.emplace_back();
+      }
+      single.push_back(ms(t1));
+    }
+    const auto t2 = Clock::now();
+    const auto v = vision::FuseWindow(*model, vision::ComputeWindowSignals(cues, 0));
+    (void)v;
+    signals.push_back(ms(t2));
+    window.push_back(ms(t0));
+  }
+  const json out{{"video", a.video}, {"frames_per_window", a.frames}, {"embed", a.embed},
+                 {"single_frame", Summary(single)}, {"window", Summary(window)},
+                 {"signals_and_fusion", Summary(signals)},
+                 {"window_over_frame", Summary(window)["median_ms"].get<double>() /
+                                           Summary(single)["median_ms"].get<double>()}};
+  if (a.json_out) {
+    PrintJson(out);
+  } else {
+    std::printf("sequence liveness, %d frames per window, 1 thread, embeddings %s\n", a.frames,
+                a.embed ? "on" : "off");
+    for (const char* k : {"single_frame", "window", "signals_and_fusion"}) {
+      std::printf("  %-20s median %8.2fms  p90 %8.2fms  p99 %8.2fms\n", k,
+                  out[k]["median_ms"].get<double>(), out[k]["p90_ms"].get<double>(),
+                  out[k]["p99_ms"].get<double>());
+    }
+    std::printf("  window / single frame = %.1f\n", out["window_over_frame"].get<double>());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddBenchCommands(CLI::App& app, int& exit_code) {
@@ -141,6 +215,15 @@ void AddBenchCommands(CLI::App& app, int& exit_code) {
   v->add_flag("--json", ba.json_out, "JSON on stdout");
   v->add_option("--models", ba.models, "Model pack folder");
   v->callback([&] { exit_code = BenchVision(ba); });
+  static LivenessBenchArgs la;
+  auto* l = bench->add_subcommand("liveness", "Latency of one sequence-liveness window vs one frame");
+  l->add_option("--video", la.video, "Video (default: $FACEPAY_DATA_DIR/videos/apfol_real2.webm)");
+  l->add_option("--windows", la.windows, "Windows to time")->check(CLI::Range(1, 10000));
+  l->add_option("--frames", la.frames, "Frames per window")->check(CLI::Range(2, 60));
+  l->add_flag("!--no-embed", la.embed, "Skip embeddings (identity signal off)");
+  l->add_flag("--json", la.json_out, "JSON on stdout");
+  l->add_option("--models", la.models, "Model pack folder");
+  l->callback([&] { exit_code = BenchLiveness(la); });
 }
 
 }  // namespace facepay::cli
