@@ -1,7 +1,9 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include <opencv2/core/utility.hpp>
 
@@ -38,6 +40,21 @@ void PrintJson(const nlohmann::json& j, bool pretty) {
 
 void ConfigureThreads(int workers) {
   if (workers > 1) cv::setNumThreads(1);
+}
+
+int ResolveThreads(int requested) {
+  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t e = text.find(',', pos);
+    if (e == std::string::npos) e = text.size();
+    if (e > pos) out.push_back(text.substr(pos, e - pos));
+    pos = e + 1;
+  }
+  return out;
 }
 
 }  // namespace facepay::cli

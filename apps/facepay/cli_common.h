@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,5 +25,9 @@ void PrintJson(const nlohmann::json& j, bool pretty = true);
 // Single-threaded OpenCV inside each worker when running several workers (2 cores: one
 // network per core beats two networks fighting for both).
 void ConfigureThreads(int workers);
+// `requested` workers, or every hardware thread when requested <= 0.
+int ResolveThreads(int requested);
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitCommas(const std::string& text);
 
 }  // namespace facepay::cli

@@ -1,6 +1,5 @@
 // facepay eval verify | eval pad
 #include <cstdio>
-#include <thread>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -53,7 +52,7 @@ void PrintVerifyText(const std::string& title, const eval::VerifyReport& r) {
 }
 
 int EvalVerify(VerifyArgs& a) {
-  if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  a.threads = ResolveThreads(a.threads);
   if (a.pairs.empty() && !a.all_vs_all) {
     return Fail(InvalidArgument("usage", "give --pairs FILE or --all-vs-all"));
   }
@@ -159,22 +158,10 @@ int EvalPad(PadArgs& a) {
     return EvalPadWindows(a.live, a.attack, a.labels, a.models, a.camera_profiles, a.window_ms,
                           a.stride_ms, a.frames, a.threads, a.scores_out);
   }
-  if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<eval::PadSample> samples;
-  for (const auto& p : a.live) samples.push_back({p, "live"});
-  for (const auto& p : a.attack) {
-    const auto colon = p.find(':');
-    if (colon != std::string::npos && colon > 0 && p.find('/') > colon) {
-      samples.push_back({p.substr(colon + 1), p.substr(0, colon)});
-    } else {
-      samples.push_back({p, "attack"});
-    }
-  }
-  if (!a.labels.empty()) {
-    auto l = eval::ReadPadLabels(a.labels);
-    if (!l.ok()) return Fail(l.status());
-    samples.insert(samples.end(), l->begin(), l->end());
-  }
+  a.threads = ResolveThreads(a.threads);
+  auto collected = eval::CollectSamples(a.live, a.attack, a.labels);
+  if (!collected.ok()) return Fail(collected.status());
+  const std::vector<eval::PadSample>& samples = *collected;
   if (samples.empty()) return Fail(InvalidArgument("usage", "give --live/--attack or --labels"));
   ConfigureThreads(a.threads);
   auto pipeline = LoadPipeline(a.models, a.threads, false);

@@ -1,7 +1,6 @@
 // facepay liveness [--video FILE | IMG...] | liveness calibrate | liveness fit
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -27,24 +26,9 @@ struct LivenessArgs {
   bool compare = false;
 };
 
-// Samples from --live / --attack specs ([LABEL][@CAMERA]:PATH[#FROM-TO]) and --labels.
 StatusOr<std::vector<eval::PadSample>> Samples(const LivenessArgs& a) {
-  std::vector<eval::PadSample> s;
-  for (const auto& [specs, label] : {std::pair{&a.live, "live"}, std::pair{&a.attack, "attack"}}) {
-    for (const auto& spec : *specs) {
-      FACEPAY_ASSIGN_OR_RETURN(eval::PadSample p, eval::ParseSampleSpec(spec, label));
-      if (specs == &a.live) p.label = "live";
-      s.push_back(std::move(p));
-    }
-  }
-  if (!a.labels.empty()) {
-    FACEPAY_ASSIGN_OR_RETURN(auto l, eval::ReadPadLabels(a.labels));
-    s.insert(s.end(), l.begin(), l.end());
-  }
-  return s;
+  return eval::CollectSamples(a.live, a.attack, a.labels);
 }
-
-int Threads(int t) { return t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 // Camera name -> CNN logit offset from --camera-profile NAME=FILE (or FILE: its own name).
 StatusOr<std::map<std::string, float>> CameraOffsets(const std::vector<std::string>& specs) {
@@ -60,7 +44,7 @@ StatusOr<std::map<std::string, float>> CameraOffsets(const std::vector<std::stri
 
 // facepay liveness: windows of one video or one image sequence, each with its verdict.
 int Score(LivenessArgs& a) {
-  const int threads = Threads(a.threads);
+  const int threads = ResolveThreads(a.threads);
   ConfigureThreads(threads);
   auto pipeline = LoadPipeline(a.models, threads, false);
   if (!pipeline) return 1;
@@ -96,7 +80,7 @@ int Score(LivenessArgs& a) {
 }
 
 int Calibrate(LivenessArgs& a) {
-  const int threads = Threads(a.threads);
+  const int threads = ResolveThreads(a.threads);
   ConfigureThreads(threads);
   auto pipeline = LoadPipeline(a.models, threads, false);
   if (!pipeline) return 1;
@@ -214,7 +198,7 @@ json FitAndReport(const std::vector<eval::WindowSample>& windows, const std::vec
 }
 
 int Fit(LivenessArgs& a) {
-  const int threads = Threads(a.threads);
+  const int threads = ResolveThreads(a.threads);
   ConfigureThreads(threads);
   auto pipeline = LoadPipeline(a.models, threads, false);
   if (!pipeline) return 1;
@@ -233,11 +217,12 @@ int Fit(LivenessArgs& a) {
   auto st = eval::SyntheticPhotoTracks(*pipeline, synth, a.win, 20261122u, threads, true);
   tracks.insert(tracks.end(), st.begin(), st.end());
   const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
-  std::vector<std::string> use;
-  for (size_t pos = 0, e; pos < a.signals.size(); pos = e + 1) {
-    e = a.signals.find(',', pos);
-    if (e == std::string::npos) e = a.signals.size();
-    use.push_back(a.signals.substr(pos, e - pos));
+  const std::vector<std::string> use = SplitCommas(a.signals);
+  for (const auto& n : use) {
+    if (std::find(vision::SignalNames().begin(), vision::SignalNames().end(), n) ==
+        vision::SignalNames().end()) {
+      return Fail(InvalidArgument("usage", "unknown signal '" + n + "'"));
+    }
   }
   json report = FitAndReport(windows, use, a);
   report["failures"] = failures.size();
@@ -281,12 +266,10 @@ void AddWindowOptions(CLI::App* c, LivenessArgs& a) {
 // facepay liveness challenge: checks a recorded response against a prompted order.
 int Challenge(LivenessArgs& a, const std::string& order_text, uint64_t seed, int steps) {
   std::vector<vision::ChallengeAction> order;
-  for (size_t pos = 0, e; pos < order_text.size(); pos = e + 1) {
-    e = order_text.find(',', pos);
-    if (e == std::string::npos) e = order_text.size();
+  for (const auto& name : SplitCommas(order_text)) {
     vision::ChallengeAction act;
-    if (!vision::ParseChallengeAction(order_text.substr(pos, e - pos), &act)) {
-      return Fail(InvalidArgument("usage", "unknown action '" + order_text.substr(pos, e - pos) +
+    if (!vision::ParseChallengeAction(name, &act)) {
+      return Fail(InvalidArgument("usage", "unknown action '" + name +
                                                "' (blink, turn_left, turn_right, smile)"));
     }
     order.push_back(act);
@@ -294,7 +277,7 @@ int Challenge(LivenessArgs& a, const std::string& order_text, uint64_t seed, int
   vision::ActiveChallenge ch = order.empty() ? vision::ActiveChallenge::Random(seed, steps, {})
                                              : vision::ActiveChallenge(order, {});
   if (a.inputs.size() != 1) return Fail(InvalidArgument("usage", "give one video"));
-  const int n = Threads(a.threads);
+  const int n = ResolveThreads(a.threads);
   ConfigureThreads(n);
   auto pipeline = LoadPipeline(a.models, n, false);
   if (!pipeline) return 1;
@@ -329,7 +312,7 @@ int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::
   a.win.window_ms = window_ms;
   a.win.stride_ms = stride_ms;
   a.win.frames = frames;
-  const int n = Threads(threads);
+  const int n = ResolveThreads(threads);
   ConfigureThreads(n);
   auto samples = Samples(a);
   if (!samples.ok()) return Fail(samples.status());

@@ -133,6 +133,26 @@ StatusOr<PadSample> ParseSampleSpec(const std::string& spec, const std::string& 
   return s;
 }
 
+StatusOr<std::vector<PadSample>> CollectSamples(const std::vector<std::string>& live,
+                                                const std::vector<std::string>& attack,
+                                                const std::string& labels_file) {
+  std::vector<PadSample> out;
+  for (const auto& spec : live) {
+    FACEPAY_ASSIGN_OR_RETURN(PadSample s, ParseSampleSpec(spec, "live"));
+    s.label = "live";
+    out.push_back(std::move(s));
+  }
+  for (const auto& spec : attack) {
+    FACEPAY_ASSIGN_OR_RETURN(PadSample s, ParseSampleSpec(spec, "attack"));
+    out.push_back(std::move(s));
+  }
+  if (!labels_file.empty()) {
+    FACEPAY_ASSIGN_OR_RETURN(std::vector<PadSample> l, ReadPadLabels(labels_file));
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  return out;
+}
+
 StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file) {
   std::ifstream in(labels_file);
   if (!in) return NotFound("file_not_found", "cannot open labels file " + labels_file);

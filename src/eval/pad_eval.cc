@@ -25,9 +25,13 @@ Status AppendVideoFrames(const PadSample& s, const PadEvalOptions& o, std::vecto
     return InvalidArgument("video_unreadable", s.path + ": " + e.what());
   }
   if (!cap.isOpened()) return InvalidArgument("video_unreadable", "cannot open video " + s.path);
+  const double fps = cap.get(cv::CAP_PROP_FPS) > 1 ? cap.get(cv::CAP_PROP_FPS) : 30;
   cv::Mat f;
   int scored = 0;
   for (int i = 0; scored < o.max_frames && cap.read(f); ++i) {
+    const double t_ms = i / fps * 1000;
+    if (s.to_ms > 0 && t_ms >= s.to_ms) break;
+    if (t_ms < s.from_ms) continue;
     if (f.empty() || i % std::max(1, o.frame_step) != 0) continue;
     jobs.push_back({s.path + "#" + std::to_string(i), s.label, "", f.clone()});
     ++scored;

@@ -35,6 +35,12 @@ struct PadSample {
 // e.g. "replay@webcam:replay.webm", "@webcam:live.webm#0-3500", or a plain PATH.
 // `default_label` applies when LABEL is empty. Reason: sample_spec_invalid.
 StatusOr<PadSample> ParseSampleSpec(const std::string& spec, const std::string& default_label);
+// Samples from command-line specs: `live` specs are bona fide whatever their label part,
+// `attack` specs default to "attack"; plus the entries of `labels_file` when not empty.
+StatusOr<std::vector<PadSample>> CollectSamples(const std::vector<std::string>& live,
+                                                const std::vector<std::string>& attack,
+                                                const std::string& labels_file);
+
 // A labels file: "<relative path>\t<label>" per line; paths relative to the file's folder.
 StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file);
 
