@@ -347,7 +347,8 @@ int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::
 void AddLivenessCommands(CLI::App& app, int& exit_code) {
   static LivenessArgs a;
   auto* l = app.add_subcommand("liveness", "Sequence liveness: fused score per window, with each signal");
-  l->add_option("inputs", a.inputs, "A video, or images / a folder of frames forming one sequence");
+  l->add_option("inputs", a.inputs, "Images or a folder of frames forming one sequence, or a video");
+  l->add_option("--video", a.inputs, "A video: [@CAMERA:]PATH[#FROM-TO]");
   AddWindowOptions(l, a);
   auto* cal = l->add_subcommand("calibrate", "Per-camera calibration from genuine passages");
   cal->add_option("--camera", a.camera, "Camera name");
