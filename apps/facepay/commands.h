@@ -11,5 +11,7 @@ void AddVisionCommands(CLI::App& app, int& exit_code);    // vision_commands.cc
 void AddEvalCommands(CLI::App& app, int& exit_code);      // eval_commands.cc
 void AddBenchCommands(CLI::App& app, int& exit_code);     // bench_commands.cc
 void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.cc
+// enroll, identify, erase, calibrate, policy, eval identify, bench search
+void AddBiometricsCommands(CLI::App& app, int& exit_code);  // biometrics_commands.cc
 
 }  // namespace facepay::cli
