@@ -42,7 +42,10 @@ StatusOr<StoredPolicy> Calibrate(const CalibrationInput& in) {
   const auto allowed_fm =
       static_cast<int64_t>(std::floor(in.target_fpir / narrowed * comparisons));
   t.second_factor = ThresholdAllowing(all, allowed_fm);
-  t.step_up = std::min(t.second_factor, t.accept);
+  const double step_up_fpir =
+      in.step_up_fpir > 0 ? in.step_up_fpir : std::min(0.5, 10 * in.target_fpir);
+  const float band = ThresholdAllowing(top, static_cast<int64_t>(std::floor(step_up_fpir * probes)));
+  t.step_up = std::min(std::max(band, t.second_factor), t.accept);
   int64_t fp = 0;
   for (float s : top) fp += s >= t.accept;
   p.calibrated = true;

@@ -8,8 +8,10 @@
 //  - second_factor = the lowest threshold whose false-match rate per comparison, times the
 //    expected number of impostor subjects left after a 4-digit narrowing
 //    (max(1, gallery_size / 10^4)), is <= target_fpir;
-//  - step_up = second_factor (so every step_up can be completed by a second factor), capped
-//    at accept. The margin is configured, not calibrated.
+//  - step_up = the lowest threshold whose FPIR is <= step_up_fpir (default 10 x target: at
+//    most that share of strangers is asked for a second factor), never below second_factor
+//    (so every step_up can still be completed) and never above accept.
+// The margin is configured, not calibrated.
 // Pure; thread-safe.
 #pragma once
 
@@ -26,6 +28,7 @@ struct CalibrationInput {
   int64_t gallery_size = 0;                             // subjects in the gallery
   double target_fpir = 1e-3;
   float margin = 0.05f;
+  double step_up_fpir = 0;  // 0 = min(0.5, 10 x target_fpir)
 };
 
 // InvalidArgument("too_few_impostor_probes") with fewer than 1/target_fpir probes;
