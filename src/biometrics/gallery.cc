@@ -153,6 +153,7 @@ StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
   FACEPAY_RETURN_IF_ERROR(store_.EnrollSubject(subject, records));
   FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
   std::vector<int64_t> ids;
+  std::lock_guard turn(turnstile_);
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < records.size(); ++i) {
     FACEPAY_RETURN_IF_ERROR(index_->Add(records[i].template_id, templates[i].embedding));
@@ -169,6 +170,7 @@ StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
   std::lock_guard wlock(write_mu_);
   FACEPAY_ASSIGN_OR_RETURN(auto removed, store_.EraseSubject(subject_id, now_ms));
   FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
+  std::lock_guard turn(turnstile_);
   std::unique_lock lock(mu_);
   // Remove what the index holds for the subject, whatever the store listed (a tampered
   // template was never indexed; a template enrolled by another process may not be here).
@@ -190,6 +192,7 @@ StatusOr<std::vector<Candidate>> Gallery::Search(const vision::Embedding& probe,
     return InvalidArgument("invalid_k", "k must be in 1.." +
                                             std::to_string(kMaxSearchK / kTemplatesPerSubject));
   }
+  { std::lock_guard turn(turnstile_); }
   std::shared_lock lock(mu_);
   FACEPAY_ASSIGN_OR_RETURN(auto hits, index_->Search(probe, k * kTemplatesPerSubject));
   std::vector<Candidate> out;

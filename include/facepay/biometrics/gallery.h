@@ -93,6 +93,10 @@ class Gallery {
 
   std::mutex write_mu_;  // serialises Enroll/Erase (store write + index update in order)
   mutable std::shared_mutex mu_;  // guards index_, subject_of_, labels_of_, sequence_
+  // Writer preference: glibc's rwlock favours readers, so a steady stream of searches could
+  // starve an erasure. Writers hold turnstile_ while waiting for mu_; readers pass through it
+  // before taking mu_ shared, so new searches queue behind a waiting writer.
+  mutable std::mutex turnstile_;
   std::unique_ptr<GalleryIndex> index_;
   std::unordered_map<int64_t, std::string> subject_of_;             // label -> subject
   std::unordered_map<std::string, std::vector<int64_t>> labels_of_;  // subject -> labels
