@@ -1,4 +1,5 @@
 // `facepay eval identify` and `facepay bench search`.
+#include <fstream>
 #include <thread>
 
 #include "biometrics_cli.h"
@@ -43,9 +44,39 @@ int EvalIdentify(EvalIdentifyArgs& a) {
 struct BenchSearchArgs {
   biometrics::SearchBenchOptions opt;
   bool json = false;
+  std::string real_images, real_cache, models;
 };
 
+// Real embeddings to mix in: read from `cache` when it exists, else embedded from `images`
+// (and written to `cache` when given). Raw little-endian float32, 512 per embedding.
+Status LoadRealEmbeddings(BenchSearchArgs& a) {
+  if (!a.real_cache.empty()) {
+    std::ifstream in(a.real_cache, std::ios::binary);
+    if (in) {
+      std::vector<float> v(512);
+      while (in.read(reinterpret_cast<char*>(v.data()), 512 * sizeof(float))) a.opt.real.push_back(v);
+      return Status::Ok();
+    }
+  }
+  if (a.real_images.empty()) return Status::Ok();
+  auto paths = eval::ListImages(a.real_images);
+  if (!paths.ok()) return paths.status();
+  ConfigureThreads(2);
+  auto pipeline = LoadPipeline(a.models, 2, false);
+  if (!pipeline) return Unavailable("pipeline_failed", "cannot load the model pack");
+  auto set = eval::EmbedAll(*pipeline, *paths, 2, true, vision::FaceSelection::kCentral);
+  std::ofstream out;
+  if (!a.real_cache.empty()) out.open(a.real_cache, std::ios::binary | std::ios::trunc);
+  for (const auto& e : set.embeddings) {
+    if (e.size() != 512) continue;
+    a.opt.real.push_back(e);
+    if (out) out.write(reinterpret_cast<const char*>(e.data()), 512 * sizeof(float));
+  }
+  return Status::Ok();
+}
+
 int BenchSearch(BenchSearchArgs& a) {
+  if (auto st = LoadRealEmbeddings(a); !st.ok()) return Fail(st);
   auto r = biometrics::RunSearchBench(a.opt);
   if (!r.ok()) return Fail(r.status());
   auto j = biometrics::SearchBenchToJson(*r);
@@ -85,6 +116,11 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   bs->add_option("--queries", ba->opt.queries, "Queries (1..100000)");
   bs->add_option("--threads", ba->opt.threads, "Threads for the throughput run");
   bs->add_option("--seed", ba->opt.seed, "Random seed");
+  bs->add_option("--ef-search", ba->opt.ef_search, "HNSW search effort (efSearch)");
+  bs->add_option("--real-images", ba->real_images, "Embed these images and mix them in");
+  bs->add_option("--real-cache", ba->real_cache, "File of real embeddings (read, or written "
+                                                  "after embedding --real-images)");
+  bs->add_option("--models", ba->models, "Model pack folder");
   bs->add_flag("--json", ba->json, "One JSON line on stdout");
   bs->callback([ba, &exit_code] { exit_code = BenchSearch(*ba); });
 }

@@ -91,7 +91,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(fetch));
     try {
       faiss::SearchParametersHNSW hnsw;
-      hnsw.efSearch = std::max<int>(kHnswEfSearch, static_cast<int>(fetch));
+      hnsw.efSearch = std::max<int>(ef_search_, static_cast<int>(fetch));
       const bool is_hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr;
       index_->search(1, q.data(), fetch, d.data(), ids.data(), is_hnsw ? &hnsw : nullptr);
     } catch (const std::exception& e) {
@@ -106,6 +106,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     return out;
   }
 
+  void set_search_effort(int ef) override { ef_search_ = std::clamp(ef, 1, 4096); }
   bool Contains(int64_t label) const override { return rows_.count(label) != 0; }
   size_t size() const override { return rows_.size(); }
   size_t tombstones() const override { return tombstones_; }
@@ -226,6 +227,7 @@ class FaissGalleryIndex final : public GalleryIndex {
   std::vector<int64_t> row_label_;              // FAISS row -> label, kDead for tombstones
   std::unordered_map<int64_t, int64_t> rows_;   // live label -> FAISS row
   size_t tombstones_ = 0;
+  int ef_search_ = kHnswEfSearch;
 };
 
 }  // namespace

@@ -105,6 +105,8 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
   r.real_vectors = real_rows.size();
   if (o.progress) std::cerr << "bench search: building " << o.factory << " over " << n << "\n";
   FACEPAY_ASSIGN_OR_RETURN(auto index, MakeGalleryIndex(o.factory, dim));
+  index->set_search_effort(o.ef_search);
+  r.ef_search = o.ef_search;
   auto t0 = Clock::now();
   FACEPAY_RETURN_IF_ERROR(index->AddBatch(labels, data));
   r.build_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -165,6 +167,7 @@ nlohmann::json SearchBenchToJson(const SearchBenchResult& r) {
           {"index", r.factory},
           {"queries", r.queries},
           {"threads", r.threads},
+          {"ef_search", r.ef_search},
           {"real_vectors", r.real_vectors},
           {"build_s", r.build_s},
           {"p50_ms", r.p50_ms},

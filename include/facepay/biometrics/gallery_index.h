@@ -49,6 +49,8 @@ class GalleryIndex {
   virtual size_t tombstones() const = 0;  // removed, not yet compacted
   virtual int dim() const = 0;
   virtual const std::string& factory() const = 0;
+  // Search effort of graph indexes (HNSW efSearch, default 64); ignored by others.
+  virtual void set_search_effort(int ef) = 0;
   // Rebuilds without tombstones.
   virtual Status Compact() = 0;
   // Writes `path` (FAISS index) and `path`.labels; Unavailable("snapshot_write_failed").

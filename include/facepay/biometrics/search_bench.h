@@ -26,6 +26,7 @@ struct SearchBenchOptions {
   int queries = 1000;
   int threads = 2;
   int dim = 512;
+  int ef_search = 64;  // HNSW search effort
   uint64_t seed = 42;
   std::vector<vision::Embedding> real;  // mixed into the gallery
   bool progress = true;
@@ -34,7 +35,7 @@ struct SearchBenchOptions {
 struct SearchBenchResult {
   int64_t size = 0;
   std::string factory;
-  int queries = 0, threads = 0;
+  int queries = 0, threads = 0, ef_search = 0;
   size_t real_vectors = 0;
   double build_s = 0;
   double p50_ms = 0, p99_ms = 0, mean_ms = 0;
