@@ -5,6 +5,8 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +22,9 @@ constexpr uint32_t kLabelsMagic = 0x46504C31;  // "FPL1"
 class FaissGalleryIndex final : public GalleryIndex {
  public:
   FaissGalleryIndex(std::string factory, int dim, std::unique_ptr<faiss::Index> index)
-      : factory_(std::move(factory)), dim_(dim), index_(std::move(index)) {}
+      : factory_(std::move(factory)), dim_(dim), index_(std::move(index)) {
+    ApplySearchEffort();
+  }
 
   Status Add(int64_t label, std::span<const float> v) override {
     if (static_cast<int>(v.size()) != dim_) {
@@ -89,11 +93,20 @@ class FaissGalleryIndex final : public GalleryIndex {
     if (fetch <= 0) return out;
     std::vector<float> d(static_cast<size_t>(fetch));
     std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(fetch));
+    // One query per call: FAISS would open an OpenMP team per call whose idle members only
+    // add barrier waits (and long stalls when the cores are busy). Parallelism comes from
+    // concurrent callers instead; the caller's OpenMP setting is restored afterwards.
+    const int omp_before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    struct Restore {
+      int n;
+      ~Restore() { omp_set_num_threads(n); }
+    } restore{omp_before};
     try {
-      faiss::SearchParametersHNSW hnsw;
-      hnsw.efSearch = std::max<int>(ef_search_, static_cast<int>(fetch));
-      const bool is_hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr;
-      index_->search(1, q.data(), fetch, d.data(), ids.data(), is_hnsw ? &hnsw : nullptr);
+      // efSearch lives on the index (set_search_effort, under the caller's exclusive lock):
+      // FAISS 1.7.3 does not take it from SearchParametersHNSW. HNSW widens the beam to k
+      // itself when k > efSearch.
+      index_->search(1, q.data(), fetch, d.data(), ids.data());
     } catch (const std::exception& e) {
       return Internal("index_error", e.what());
     }
@@ -106,7 +119,10 @@ class FaissGalleryIndex final : public GalleryIndex {
     return out;
   }
 
-  void set_search_effort(int ef) override { ef_search_ = std::clamp(ef, 1, 4096); }
+  void set_search_effort(int ef) override {
+    ef_search_ = std::clamp(ef, 1, 4096);
+    ApplySearchEffort();
+  }
   bool Contains(int64_t label) const override { return rows_.count(label) != 0; }
   size_t size() const override { return rows_.size(); }
   size_t tombstones() const override { return tombstones_; }
@@ -132,6 +148,7 @@ class FaissGalleryIndex final : public GalleryIndex {
       }
       if (!labels.empty()) fresh->add(static_cast<faiss::Index::idx_t>(labels.size()), live.data());
       index_ = std::move(fresh);
+      ApplySearchEffort();
       row_label_ = std::move(labels);
       rows_.clear();
       for (size_t r = 0; r < row_label_.size(); ++r) rows_[row_label_[r]] = static_cast<int64_t>(r);
@@ -218,6 +235,10 @@ class FaissGalleryIndex final : public GalleryIndex {
   }
 
  private:
+  void ApplySearchEffort() {
+    if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index_.get())) h->hnsw.efSearch = ef_search_;
+  }
+
   static constexpr int64_t kDead = -1;
   static constexpr int kHnswEfSearch = 64;
 

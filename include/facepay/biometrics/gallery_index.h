@@ -42,7 +42,7 @@ class GalleryIndex {
   // NotFound("label_not_found").
   virtual Status Remove(int64_t label) = 0;
   virtual Status Replace(int64_t label, std::span<const float> v) = 0;
-  // Up to k live hits, best first. InvalidArgument("invalid_k") unless 1 <= k <= kMaxSearchK.
+  // Up to k live hits, best first. Runs on the calling thread only (no OpenMP team). InvalidArgument("invalid_k") unless 1 <= k <= kMaxSearchK.
   virtual StatusOr<std::vector<IndexHit>> Search(std::span<const float> query, int k) const = 0;
   virtual bool Contains(int64_t label) const = 0;
   virtual size_t size() const = 0;        // live labels
