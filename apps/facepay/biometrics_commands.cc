@@ -71,7 +71,7 @@ int Enroll(EnrollArgs& a) {
 
 struct IdentifyArgs {
   BioCommon c;
-  std::string image, phone;
+  std::string image, phone, pin;
   int k = 5;
 };
 
@@ -79,14 +79,21 @@ int Identify(IdentifyArgs& a) {
   if (!a.phone.empty()) {
     if (auto st = bio::ValidatePhoneLast4(a.phone); !st.ok()) return Fail(st);
   }
+  if (!a.pin.empty()) {
+    if (auto st = bio::ValidatePin(a.pin); !st.ok()) return Fail(st);
+  }
   auto ctx = OpenBio(a.c, false, true);
   if (!ctx.ok()) return Fail(ctx.status());
   std::function<bool(const std::string&)> factor = [&](const std::string& id) {
     auto s = ctx->store->GetSubject(id);
-    return s.ok() && s->has_value() && bio::VerifySecret((*s)->phone_last4_hash, a.phone);
+    if (!s.ok() || !s->has_value()) return false;
+    // Every factor typed must match (phone digits and/or PIN).
+    return (a.phone.empty() || bio::VerifySecret((*s)->phone_last4_hash, a.phone)) &&
+           (a.pin.empty() || bio::VerifySecret((*s)->pin_hash, a.pin));
   };
+  const bool with_factor = !a.phone.empty() || !a.pin.empty();
   auto r = bio::IdentifyImage(*ctx->pipeline, *ctx->gallery, ctx->policy.thresholds, a.image, a.k,
-                              a.phone.empty() ? nullptr : &factor);
+                              with_factor ? &factor : nullptr);
   if (!r.ok()) return Fail(r.status());
   json j = bio::IdentifyResultToJson(*r);
   j["policy"] = {{"model_id", ctx->policy.model_id}, {"calibrated", ctx->policy.calibrated}};
@@ -194,6 +201,7 @@ void AddBiometricsCommands(CLI::App& app, int& exit_code) {
   id->add_option("image", ia->image, "Probe image")->required();
   id->add_option("--k", ia->k, "Candidates listed (1..50)");
   id->add_option("--phone-last4", ia->phone, "Second factor typed at the terminal");
+  id->add_option("--pin", ia->pin, "PIN typed at the terminal (second factor)");
   id->callback([ia, &exit_code] { exit_code = Identify(*ia); });
 
   auto xa = std::make_shared<BioCommon>();

@@ -99,6 +99,12 @@ if [ -d "$LFW/Angelina_Jolie" ]; then
   "$F" identify "${B[@]}" "${AJ}0015.jpg" > "$tmp/id.json"; rc=$?
   check "identify finds the enrolled subject first" \
     "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.top[0].subject_id==\"aj\"&&j.decision!=\"reject\"&&j.timings_ms.total>0?0:1)' < $tmp/id.json"
+  "$F" identify "${B[@]}" --phone-last4 1234 "${AJ}0015.jpg" > "$tmp/id3.json"; rc=$?
+  check "identify with the right phone digits accepts through the second factor" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"accept\"&&j.subject_id==\"aj\"&&j.second_factor===true?0:1)' < $tmp/id3.json"
+  "$F" identify "${B[@]}" --phone-last4 9999 "${AJ}0015.jpg" > "$tmp/id4.json"; rc=$?
+  check "identify with wrong phone digits is no match" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"reject\"&&j.reason==\"no_match\"?0:1)' < $tmp/id4.json"
   FACEPAY_TEMPLATE_KEY=$(printf '%064d' 7) "$F" identify "${B[@]}" "${AJ}0015.jpg" > /dev/null 2> "$tmp/k.err"; rc=$?
   check "a wrong key is a clear start-up error" "[ $rc = 1 ] && grep -q template_key_mismatch $tmp/k.err"
   "$F" identify --store "$tmp/bio.db" --key-file "$tmp/none.key" "${AJ}0015.jpg" > /dev/null 2> "$tmp/k2.err"; rc=$?
