@@ -37,6 +37,7 @@ int EvalIdentify(EvalIdentifyArgs& a) {
   if (!r.ok()) return Fail(r.status());
   auto j = eval::IdentifyReportToJson(*r);
   j["images"] = a.images;
+  j["policy"]["model_id"] = pipeline->pack().params().embedder_model_id;
   PrintJson(j);
   return 0;
 }
