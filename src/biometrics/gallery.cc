@@ -208,7 +208,11 @@ StatusOr<std::vector<Candidate>> Gallery::Search(const vision::Embedding& probe,
 
 Status Gallery::SaveSnapshot() const {
   if (options_.snapshot_path.empty()) return Status::Ok();
-  std::shared_lock lock(mu_);
+  std::lock_guard turn(turnstile_);
+  std::unique_lock lock(mu_);
+  // Tombstoned rows still hold the erased embeddings: compact first so an erased subject's
+  // vectors never reach the snapshot file.
+  if (index_->tombstones() > 0) FACEPAY_RETURN_IF_ERROR(index_->Compact());
   const std::string& path = options_.snapshot_path;
   auto parent = std::filesystem::path(path).parent_path();
   std::error_code ec;

@@ -80,6 +80,15 @@ TEST_F(GalleryFixture, EnrollSearchEraseKeepsStoreIndexAndChangeLogInStep) {
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 2u);
   EXPECT_EQ(g->Erase("alice", 9).status().reason(), "subject_not_found");
+  // The snapshot written after the erasure holds no trace of alice's vectors.
+  ASSERT_TRUE(g->SaveSnapshot().ok());
+  auto on_disk = LoadGalleryIndex(Options().snapshot_path);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.status().ToString();
+  EXPECT_EQ((*on_disk)->tombstones(), 0u);
+  EXPECT_EQ((*on_disk)->size(), 1u);
+  auto raw = (*on_disk)->Search(a, 1);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_LT((*raw)[0].score, 0.5f) << "an erased embedding reached the snapshot file";
   EXPECT_FALSE(*store_->GetSubject("alice"));
   EXPECT_FALSE(g->ContainsSubject("alice"));
   c = g->Search(a, 5);
@@ -118,6 +127,13 @@ TEST_F(GalleryFixture, SnapshotIsUsedWhenCurrentAndRebuiltWhenStale) {
   for (const auto& x : *c) EXPECT_NE(x.subject_id, "alice");
   // Another index type or model id also invalidates the snapshot.
   ASSERT_TRUE(g->SaveSnapshot().ok());
+  auto on_disk = LoadGalleryIndex(Options().snapshot_path);
+  ASSERT_TRUE(on_disk.ok());
+  EXPECT_EQ((*on_disk)->tombstones(), 0u);
+  EXPECT_EQ((*on_disk)->size(), 1u);
+  auto raw = (*on_disk)->Search(a, 1);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_LT((*raw)[0].score, 0.5f) << "the erased embedding is still in the snapshot file";
   auto h = OpenGallery(key_, Options("HNSW32"));
   EXPECT_EQ(h->load_report().rebuild_reason, "snapshot_stale");
   EXPECT_EQ(h->template_count(), 1u);

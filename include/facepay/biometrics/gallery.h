@@ -72,6 +72,9 @@ class Gallery {
   // Best `k` subjects (each with its best template's score), best first.
   StatusOr<std::vector<Candidate>> Search(const vision::Embedding& probe, int k) const;
   // Writes the index and its metadata (sequence, model id, subject per label) atomically.
+  // Compacts the index first (exclusive lock) so erased embeddings are not written out.
+  // NOTE: the FAISS snapshot holds the live embeddings unencrypted; protect the file like the
+  // key (mode 0600 folder) or run without a snapshot.
   Status SaveSnapshot() const;
 
   bool ContainsSubject(const std::string& subject_id) const;
@@ -97,7 +100,7 @@ class Gallery {
   // starve an erasure. Writers hold turnstile_ while waiting for mu_; readers pass through it
   // before taking mu_ shared, so new searches queue behind a waiting writer.
   mutable std::mutex turnstile_;
-  std::unique_ptr<GalleryIndex> index_;
+  mutable std::unique_ptr<GalleryIndex> index_;  // mutable: SaveSnapshot compacts
   std::unordered_map<int64_t, std::string> subject_of_;             // label -> subject
   std::unordered_map<std::string, std::vector<int64_t>> labels_of_;  // subject -> labels
   int64_t sequence_ = 0;  // change-log sequence the index reflects
