@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -184,6 +185,64 @@ class FaissGalleryIndex final : public GalleryIndex {
     return Status::Ok();
   }
 
+  StatusOr<std::string> Serialize() const override {
+    faiss::VectorIOWriter w;
+    try {
+      faiss::write_index(index_.get(), &w);
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+    // [u64 faiss bytes][faiss][u64 factory len][factory][u64 rows][rows * i64 labels]
+    std::string out;
+    auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+    uint64_t n = w.data.size(), fl = factory_.size(), rows = row_label_.size();
+    put(&n, 8);
+    put(w.data.data(), w.data.size());
+    put(&fl, 8);
+    put(factory_.data(), fl);
+    put(&rows, 8);
+    put(row_label_.data(), rows * 8);
+    return out;
+  }
+
+  static StatusOr<std::unique_ptr<GalleryIndex>> Deserialize(std::string_view blob) {
+    size_t pos = 0;
+    auto get = [&](void* p, size_t n) {
+      if (blob.size() - pos < n) return false;
+      std::memcpy(p, blob.data() + pos, n);
+      pos += n;
+      return true;
+    };
+    const auto corrupt = DataLoss("snapshot_corrupt", "index snapshot blob is malformed");
+    uint64_t n = 0, fl = 0, rows = 0;
+    if (!get(&n, 8) || blob.size() - pos < n) return corrupt;
+    faiss::VectorIOReader r;
+    r.data.assign(blob.data() + pos, blob.data() + pos + n);
+    pos += n;
+    std::unique_ptr<faiss::Index> index;
+    try {
+      index.reset(faiss::read_index(&r));
+    } catch (const std::exception& e) {
+      return DataLoss("snapshot_corrupt", e.what());
+    }
+    if (!get(&fl, 8) || fl > 256) return corrupt;
+    std::string factory(fl, '\0');
+    if (!get(factory.data(), fl) || !get(&rows, 8)) return corrupt;
+    if (rows != static_cast<uint64_t>(index->ntotal) || blob.size() - pos != rows * 8) return corrupt;
+    std::vector<int64_t> labels(rows);
+    get(labels.data(), rows * 8);
+    auto g = std::make_unique<FaissGalleryIndex>(factory, index->d, std::move(index));
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == kDead) {
+        ++g->tombstones_;
+      } else {
+        g->rows_[labels[i]] = static_cast<int64_t>(i);
+      }
+    }
+    g->row_label_ = std::move(labels);
+    return std::unique_ptr<GalleryIndex>(std::move(g));
+  }
+
   StatusOr<size_t> SerializedBytes() const override {
     try {
       faiss::VectorIOWriter w;
@@ -266,6 +325,10 @@ StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& fact
     return InvalidArgument("invalid_index_factory",
                            "FAISS rejects '" + factory + "': " + e.what());
   }
+}
+
+StatusOr<std::unique_ptr<GalleryIndex>> DeserializeGalleryIndex(std::string_view blob) {
+  return FaissGalleryIndex::Deserialize(blob);
 }
 
 StatusOr<std::unique_ptr<GalleryIndex>> LoadGalleryIndex(const std::string& path) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,10 @@ StatusOr<std::unique_ptr<Gallery>> Gallery::Open(BiometricStore& store, const Te
   return g;
 }
 
+std::string Gallery::SnapshotAd() const {
+  return "facepay-gallery-snapshot-v1|" + options_.model_id + "|" + options_.index_factory;
+}
+
 Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
   const std::string& path = options_.snapshot_path;
   std::ifstream in(path + ".meta");
@@ -69,7 +74,21 @@ Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
     *why = "snapshot_stale";
     return FailedPrecondition("snapshot_stale", path);
   }
-  auto index = LoadGalleryIndex(path);
+  std::string sealed;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+      *why = "snapshot_missing";
+      return NotFound("snapshot_missing", path);
+    }
+    sealed.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto blob = key_.Open(sealed, SnapshotAd());
+  if (!blob.ok()) {
+    *why = "snapshot_tampered";
+    return DataLoss("snapshot_tampered", "index snapshot failed authentication");
+  }
+  auto index = DeserializeGalleryIndex(*blob);
   if (!index.ok()) {
     *why = std::string(index.status().reason());
     return index.status();
@@ -220,7 +239,17 @@ Status Gallery::SaveSnapshot() const {
   // Meta goes first and is removed first: a crash between the files leaves no meta (rebuild)
   // or a meta whose label map disagrees with the index (rebuild), never a wrong gallery.
   std::filesystem::remove(path + ".meta", ec);
-  FACEPAY_RETURN_IF_ERROR(index_->Save(path));
+  {
+    FACEPAY_ASSIGN_OR_RETURN(std::string blob, index_->Serialize());
+    const std::string sealed = key_.Seal(blob, SnapshotAd());
+    const std::string itmp = path + ".tmp";
+    std::ofstream out(itmp, std::ios::binary | std::ios::trunc);
+    out.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
+    out.close();
+    if (!out) return Unavailable("snapshot_write_failed", "cannot write " + itmp);
+    std::filesystem::rename(itmp, path, ec);
+    if (ec) return Unavailable("snapshot_write_failed", ec.message());
+  }
   nlohmann::json labels = nlohmann::json::array();
   for (const auto& [label, subject] : subject_of_) labels.push_back({label, subject});
   nlohmann::json meta = {{"sequence", sequence_},

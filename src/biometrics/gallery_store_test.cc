@@ -1,6 +1,9 @@
 // Gallery over a real SQLite store: round trips, change log, snapshots, tampering, keys.
 #include <sqlite3.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "gallery_test_fixture.h"
 
 namespace facepay::biometrics {
@@ -82,7 +85,12 @@ TEST_F(GalleryFixture, EnrollSearchEraseKeepsStoreIndexAndChangeLogInStep) {
   EXPECT_EQ(g->Erase("alice", 9).status().reason(), "subject_not_found");
   // The snapshot written after the erasure holds no trace of alice's vectors.
   ASSERT_TRUE(g->SaveSnapshot().ok());
-  auto on_disk = LoadGalleryIndex(Options().snapshot_path);
+  EXPECT_FALSE(LoadGalleryIndex(Options().snapshot_path).ok()) << "snapshot must be sealed";
+  std::ifstream f(Options().snapshot_path, std::ios::binary);
+  std::string sealed((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto blob = key_.Open(sealed, "facepay-gallery-snapshot-v1|test-model|Flat");
+  ASSERT_TRUE(blob.ok());
+  auto on_disk = DeserializeGalleryIndex(*blob);
   ASSERT_TRUE(on_disk.ok()) << on_disk.status().ToString();
   EXPECT_EQ((*on_disk)->tombstones(), 0u);
   EXPECT_EQ((*on_disk)->size(), 1u);
@@ -127,13 +135,15 @@ TEST_F(GalleryFixture, SnapshotIsUsedWhenCurrentAndRebuiltWhenStale) {
   for (const auto& x : *c) EXPECT_NE(x.subject_id, "alice");
   // Another index type or model id also invalidates the snapshot.
   ASSERT_TRUE(g->SaveSnapshot().ok());
-  auto on_disk = LoadGalleryIndex(Options().snapshot_path);
-  ASSERT_TRUE(on_disk.ok());
-  EXPECT_EQ((*on_disk)->tombstones(), 0u);
-  EXPECT_EQ((*on_disk)->size(), 1u);
-  auto raw = (*on_disk)->Search(a, 1);
-  ASSERT_TRUE(raw.ok());
-  EXPECT_LT((*raw)[0].score, 0.5f) << "the erased embedding is still in the snapshot file";
+  // A snapshot altered on disk is not trusted: rebuilt from the store.
+  {
+    std::fstream f(Options().snapshot_path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x5a');
+  }
+  auto t = OpenGallery(key_, Options());
+  EXPECT_EQ(t->load_report().rebuild_reason, "snapshot_tampered");
+  EXPECT_EQ(t->template_count(), 1u);
   auto h = OpenGallery(key_, Options("HNSW32"));
   EXPECT_EQ(h->load_report().rebuild_reason, "snapshot_stale");
   EXPECT_EQ(h->template_count(), 1u);

@@ -73,8 +73,8 @@ class Gallery {
   StatusOr<std::vector<Candidate>> Search(const vision::Embedding& probe, int k) const;
   // Writes the index and its metadata (sequence, model id, subject per label) atomically.
   // Compacts the index first (exclusive lock) so erased embeddings are not written out.
-  // NOTE: the FAISS snapshot holds the live embeddings unencrypted; protect the file like the
-  // key (mode 0600 folder) or run without a snapshot.
+  // The index file is sealed with the template key (AEAD; a tampered or foreign snapshot is
+  // rebuilt from the store, reason snapshot_tampered); the .meta file holds ids only.
   Status SaveSnapshot() const;
 
   bool ContainsSubject(const std::string& subject_id) const;
@@ -88,6 +88,7 @@ class Gallery {
       : store_(store), key_(key), options_(std::move(options)) {}
   Status Rebuild();
   Status TryLoadSnapshot(int64_t store_sequence, std::string* why);
+  std::string SnapshotAd() const;
 
   BiometricStore& store_;
   const TemplateKey key_;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "facepay/common/status_or.h"
@@ -55,12 +56,16 @@ class GalleryIndex {
   virtual Status Compact() = 0;
   // Writes `path` (FAISS index) and `path`.labels; Unavailable("snapshot_write_failed").
   virtual Status Save(const std::string& path) const = 0;
+  // The whole index (FAISS bytes + label map) as one blob, for sealed snapshots.
+  virtual StatusOr<std::string> Serialize() const = 0;
   // Bytes used by FAISS per live vector (approximate, from its serialised size).
   virtual StatusOr<size_t> SerializedBytes() const = 0;
 };
 
 // InvalidArgument("invalid_index_factory") for a string FAISS rejects or dim <= 0.
 StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& factory, int dim);
+// Reads what Serialize produced. DataLoss("snapshot_corrupt").
+StatusOr<std::unique_ptr<GalleryIndex>> DeserializeGalleryIndex(std::string_view blob);
 // Reads what Save wrote. NotFound("snapshot_missing"), DataLoss("snapshot_corrupt").
 StatusOr<std::unique_ptr<GalleryIndex>> LoadGalleryIndex(const std::string& path);
 
