@@ -12,3 +12,10 @@ if(FACEPAY_SANITIZE)
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+if(FACEPAY_TSAN)
+  # ThreadSanitizer (preset tsan). libfaiss.a and libgomp are not instrumented: the tsan test
+  # preset runs FAISS with one OpenMP thread so its internal parallel regions stay out of view.
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()

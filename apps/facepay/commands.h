@@ -15,6 +15,8 @@ void AddEvalCommands(CLI::App& app, int& exit_code);      // eval_commands.cc
 void AddBenchCommands(CLI::App& app, int& exit_code);     // bench_commands.cc
 void AddLivenessCommands(CLI::App& app, int& exit_code);  // liveness_commands.cc
 void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.cc
+// enroll, identify, erase, calibrate, policy, eval identify, bench search
+void AddBiometricsCommands(CLI::App& app, int& exit_code);  // biometrics_commands.cc
 
 // `facepay eval pad --window-ms`: sequence liveness per window with the manifest's model.
 int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   facepay::cli::AddBenchCommands(app, exit_code);
   facepay::cli::AddLivenessCommands(app, exit_code);
   facepay::cli::AddPaymentsCommands(app, exit_code);
+  facepay::cli::AddBiometricsCommands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

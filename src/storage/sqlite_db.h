@@ -23,6 +23,8 @@ class SqliteStmt {
   SqliteStmt& Bind(int i, std::string_view v);
   SqliteStmt& BindNull(int i);
   SqliteStmt& BindOpt(int i, const std::optional<int64_t>& v);
+  SqliteStmt& BindDouble(int i, double v);
+  SqliteStmt& BindBlob(int i, std::string_view v);
   // Steps once: true when a row is available, false when done; error on failure.
   StatusOr<bool> Step();
   // Steps to completion, expecting no rows.
@@ -30,6 +32,8 @@ class SqliteStmt {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string Blob(int col) const;
   void Reset();
 
  private:

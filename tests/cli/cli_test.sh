@@ -82,6 +82,51 @@ fi
 check "eval pad reports per-attack APCER" \
   "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.bona_fide==1&&j.attacks==2&&\"print\" in j.per_attack_type&&\"screen\" in j.per_attack_type?0:1)' < $tmp/pad.json"
 
+# Biometrics: enroll -> identify -> erase through the CLI, with its own store and key file.
+LFW="$DATA/lfw-view1/images"
+if [ -d "$LFW/Angelina_Jolie" ]; then
+  B=(--store "$tmp/bio.db" --key-file "$tmp/bio/template.key" --snapshot "$tmp/bio/g.faiss")
+  AJ="$LFW/Angelina_Jolie/Angelina_Jolie_"
+  "$F" enroll "${B[@]}" --id 'bad id' "${AJ}0003.jpg" > /dev/null 2> "$tmp/e1.err"; rc=$?
+  check "enroll refuses a bad subject id" "[ $rc = 1 ] && grep -q invalid_subject_id $tmp/e1.err"
+  "$F" enroll "${B[@]}" --id aj --phone-last4 12a4 "${AJ}0003.jpg" > /dev/null 2> "$tmp/e2.err"; rc=$?
+  check "enroll refuses phone digits that are not 4 digits" "[ $rc = 1 ] && grep -q invalid_phone_last4 $tmp/e2.err"
+  "$F" enroll "${B[@]}" --id aj --phone-last4 1234 "${AJ}0003.jpg" "${AJ}0004.jpg" "${AJ}0008.jpg" \
+    > "$tmp/enroll.json" 2> "$tmp/enroll.err"; rc=$?
+  check "enroll stores the subject and says it created the key" \
+    "[ $rc = 0 ] && grep -q 'created template key' $tmp/enroll.err && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.status==\"enrolled\"&&j.templates==3?0:1)' < $tmp/enroll.json"
+  check "the key file is owner-only" "[ \$(stat -c %a $tmp/bio/template.key) = 600 ]"
+  "$F" identify "${B[@]}" "${AJ}0015.jpg" > "$tmp/id.json"; rc=$?
+  check "identify finds the enrolled subject first" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.top[0].subject_id==\"aj\"&&j.decision!=\"reject\"&&j.timings_ms.total>0?0:1)' < $tmp/id.json"
+  "$F" identify "${B[@]}" --phone-last4 1234 "${AJ}0015.jpg" > "$tmp/id3.json"; rc=$?
+  check "identify with the right phone digits accepts through the second factor" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"accept\"&&j.subject_id==\"aj\"&&j.second_factor===true?0:1)' < $tmp/id3.json"
+  "$F" identify "${B[@]}" --phone-last4 9999 "${AJ}0015.jpg" > "$tmp/id4.json"; rc=$?
+  check "identify with wrong phone digits is no match" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"reject\"&&j.reason==\"no_match\"?0:1)' < $tmp/id4.json"
+  FACEPAY_TEMPLATE_KEY=$(printf '%064d' 7) "$F" identify "${B[@]}" "${AJ}0015.jpg" > /dev/null 2> "$tmp/k.err"; rc=$?
+  check "a wrong key is a clear start-up error" "[ $rc = 1 ] && grep -q template_key_mismatch $tmp/k.err"
+  "$F" identify --store "$tmp/bio.db" --key-file "$tmp/none.key" "${AJ}0015.jpg" > /dev/null 2> "$tmp/k2.err"; rc=$?
+  check "a missing key is a clear start-up error" "[ $rc = 1 ] && grep -q template_key_missing $tmp/k2.err"
+  "$F" erase "${B[@]}" --id aj > "$tmp/erase.json"; rc=$?
+  check "erase removes the subject's templates" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.templates_removed==3&&j.in_index===false?0:1)' < $tmp/erase.json"
+  "$F" identify "${B[@]}" "${AJ}0015.jpg" > "$tmp/id2.json"; rc=$?
+  check "after erase the face is no match" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.decision==\"reject\"&&j.reason==\"no_match\"&&j.top.length==0?0:1)' < $tmp/id2.json"
+  "$F" erase "${B[@]}" --id aj > /dev/null 2> "$tmp/e3.err"; rc=$?
+  check "erasing twice says subject_not_found" "[ $rc = 1 ] && grep -q subject_not_found $tmp/e3.err"
+  "$F" policy show "${B[@]}" > "$tmp/pol.json"; rc=$?
+  check "policy show reports the uncalibrated defaults" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.calibrated===false&&j.accept>j.step_up?0:1)' < $tmp/pol.json"
+fi
+"$F" bench search --size 2000 --queries 50 --json > "$tmp/bs.json" 2>/dev/null; rc=$?
+check "bench search on Flat is exact" \
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines[0]);process.exit(j.recall_at_1==1&&j.size==2000&&j.p99_ms>0?0:1)' < $tmp/bs.json"
+"$F" bench search --size 5 > /dev/null 2> "$tmp/bs.err"; rc=$?
+check "bench search bounds the size" "[ $rc = 1 ] && grep -q invalid_size $tmp/bs.err"
+
 # usage errors are exit code 2 (CLI11) or 1, never a crash.
 "$F" embed > /dev/null 2>&1; rc=$?
 check "embed without paths is a usage error" "[ $rc != 0 ] && [ $rc -lt 128 ]"

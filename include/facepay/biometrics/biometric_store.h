@@ -1,0 +1,62 @@
+// BiometricStore: where subjects, sealed templates, the template change log and calibrated
+// policies live. Owned by biometrics; implemented in facepay::storage (SQLite today).
+//
+// Every enrolment and erasure appends to the template change log, whose sequence numbers
+// are strictly increasing: a gallery index built at sequence S is current iff the store's
+// LatestSequence() is S (nodes follow the log with ChangesSince). The store never sees a
+// plaintext embedding or a plaintext second factor. All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "facepay/biometrics/decision_policy.h"
+#include "facepay/biometrics/subject.h"
+#include "facepay/common/status_or.h"
+
+namespace facepay::biometrics {
+
+enum class ChangeOp { kAdd, kRemove };
+
+struct TemplateChange {
+  int64_t sequence = 0;
+  ChangeOp op = ChangeOp::kAdd;
+  int64_t template_id = 0;
+  std::string subject_id;
+};
+
+class BiometricStore {
+ public:
+  virtual ~BiometricStore() = default;
+
+  // Inserts the subject and its templates in one transaction and logs one kAdd per template.
+  // AlreadyExists("subject_exists"); AlreadyExists("template_exists") on an id collision.
+  virtual Status EnrollSubject(const Subject& subject,
+                               const std::vector<TemplateRecord>& templates) = 0;
+  // nullopt when absent.
+  virtual StatusOr<std::optional<Subject>> GetSubject(const std::string& id) = 0;
+  // Deletes the subject and its templates, logs one kRemove per template and writes an
+  // erasure audit row. Returns the removed template ids. NotFound("subject_not_found").
+  virtual StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at_ms) = 0;
+  // Every template (sealed), in template id order.
+  virtual StatusOr<std::vector<TemplateRecord>> ListTemplates() = 0;
+  // nullopt when absent (erased since).
+  virtual StatusOr<std::optional<TemplateRecord>> GetTemplate(int64_t template_id) = 0;
+  virtual StatusOr<int64_t> CountSubjects() = 0;
+  // 0 for an empty log.
+  virtual StatusOr<int64_t> LatestSequence() = 0;
+  // Changes with sequence > `after`, oldest first, at most `limit`.
+  virtual StatusOr<std::vector<TemplateChange>> ChangesSince(int64_t after, int limit) = 0;
+  // Small key/value settings (the template key check value lives here).
+  virtual StatusOr<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+  virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
+  // Calibrated policy per embedder model id (replaces an earlier one).
+  virtual Status PutPolicy(const StoredPolicy& policy) = 0;
+  virtual StatusOr<std::optional<StoredPolicy>> GetPolicy(const std::string& model_id) = 0;
+  // "sqlite" | "postgres".
+  virtual std::string Backend() const = 0;
+};
+
+}  // namespace facepay::biometrics

@@ -1,0 +1,110 @@
+// Gallery: the searchable, in-memory view of the enrolled templates (FAISS index + label map)
+// kept consistent with the BiometricStore.
+//
+// Open() loads the index snapshot when it is current (its recorded change-log sequence, model
+// id and factory equal the store's) and otherwise rebuilds from the store, decrypting every
+// template; a template that fails authentication is reported (load_report().tampered) and
+// never indexed. Enroll/Erase write the store first, then the index, so a crash between the
+// two leaves a snapshot that is stale by sequence and gets rebuilt at the next Open.
+//
+// Thread-safety: all methods are thread-safe. Search takes `mu_` shared; Enroll, Erase and
+// Open's rebuild take it exclusively while they touch the index and label map (store writes
+// are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for disk).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "facepay/biometrics/biometric_store.h"
+#include "facepay/biometrics/decision_policy.h"
+#include "facepay/biometrics/gallery_index.h"
+#include "facepay/biometrics/template_crypto.h"
+#include "facepay/vision/face_types.h"
+
+namespace facepay::biometrics {
+
+inline constexpr const char* kKeyCheckMetaKey = "template_key_check";
+
+struct GalleryOptions {
+  std::string index_factory = "Flat";
+  std::string model_id;       // embedder model id; templates of other models are not indexed
+  int dim = 512;
+  std::string snapshot_path;  // "" = no snapshot (always rebuild)
+  // Create the key check value in an empty store (first enroll); otherwise a store without
+  // one is refused when it has templates.
+  bool init_key_check = false;
+};
+
+struct GalleryLoadReport {
+  bool from_snapshot = false;
+  std::string rebuild_reason;  // snapshot_missing | snapshot_stale | snapshot_corrupt | ...
+  int64_t sequence = 0;
+  size_t templates = 0;
+  std::vector<int64_t> tampered;  // template ids that failed authentication (not indexed)
+  size_t other_model = 0;         // templates of another embedder model (not indexed)
+  double load_ms = 0;
+};
+
+struct NewTemplate {
+  vision::Embedding embedding;
+  float quality = 0;
+};
+
+class Gallery {
+ public:
+  // Errors: template_key_mismatch (wrong key), store errors, invalid_index_factory.
+  static StatusOr<std::unique_ptr<Gallery>> Open(BiometricStore& store, const TemplateKey& key,
+                                                 GalleryOptions options);
+
+  // Seals and stores the subject's templates, then indexes them. Returns their ids.
+  // AlreadyExists("subject_exists"); InvalidArgument("dimension_mismatch", "no_templates").
+  StatusOr<std::vector<int64_t>> Enroll(const Subject& subject,
+                                        const std::vector<NewTemplate>& templates,
+                                        int64_t now_ms);
+  // Removes the subject from the store (audited) and from the index. Returns templates removed.
+  // NotFound("subject_not_found").
+  StatusOr<size_t> Erase(const std::string& subject_id, int64_t now_ms);
+  // Best `k` subjects (each with its best template's score), best first.
+  StatusOr<std::vector<Candidate>> Search(const vision::Embedding& probe, int k) const;
+  // Writes the index and its metadata (sequence, model id, subject per label) atomically.
+  // Compacts the index first (exclusive lock) so erased embeddings are not written out.
+  // The index file is sealed with the template key (AEAD; a tampered or foreign snapshot is
+  // rebuilt from the store, reason snapshot_tampered); the .meta file holds ids only.
+  Status SaveSnapshot() const;
+
+  bool ContainsSubject(const std::string& subject_id) const;
+  size_t template_count() const;
+  size_t subject_count() const;
+  const GalleryLoadReport& load_report() const { return report_; }
+  const GalleryOptions& options() const { return options_; }
+
+ private:
+  Gallery(BiometricStore& store, const TemplateKey& key, GalleryOptions options)
+      : store_(store), key_(key), options_(std::move(options)) {}
+  Status Rebuild();
+  Status TryLoadSnapshot(int64_t store_sequence, std::string* why);
+  std::string SnapshotAd() const;
+
+  BiometricStore& store_;
+  const TemplateKey key_;
+  const GalleryOptions options_;
+  GalleryLoadReport report_;  // written only by Open
+
+  std::mutex write_mu_;  // serialises Enroll/Erase (store write + index update in order)
+  mutable std::shared_mutex mu_;  // guards index_, subject_of_, labels_of_, sequence_
+  // Writer preference: glibc's rwlock favours readers, so a steady stream of searches could
+  // starve an erasure. Writers hold turnstile_ while waiting for mu_; readers pass through it
+  // before taking mu_ shared, so new searches queue behind a waiting writer.
+  mutable std::mutex turnstile_;
+  mutable std::unique_ptr<GalleryIndex> index_;  // mutable: SaveSnapshot compacts
+  std::unordered_map<int64_t, std::string> subject_of_;             // label -> subject
+  std::unordered_map<std::string, std::vector<int64_t>> labels_of_;  // subject -> labels
+  int64_t sequence_ = 0;  // change-log sequence the index reflects
+};
+
+}  // namespace facepay::biometrics

@@ -1,0 +1,72 @@
+// GalleryIndex: nearest-neighbour search over L2-normalised embeddings by inner product
+// (= cosine), on FAISS, chosen by a FAISS factory string: "Flat" (exact, BLAS scan),
+// "HNSW32" (graph, approximate), "IVF1024,Flat", ... Labels are the caller's int64 ids
+// (template ids).
+//
+// Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
+// label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
+// fetch k + tombstones rows so k live results still come back) and the index is rebuilt from
+// its live rows (reconstructed from FAISS storage) once tombstones exceed
+// max(kMinTombstonesForCompaction, live/4). Replace = remove + add.
+//
+// Thread-safety: NOT internally synchronised. Concurrent const calls (Search, Save) are safe
+// with each other; Add/Remove/Compact need exclusive access (the Gallery holds a
+// shared_mutex for that).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "facepay/common/status_or.h"
+
+namespace facepay::biometrics {
+
+inline constexpr size_t kMinTombstonesForCompaction = 1024;
+inline constexpr int kMaxSearchK = 1000;
+
+struct IndexHit {
+  int64_t label = 0;
+  float score = 0;  // inner product
+};
+
+class GalleryIndex {
+ public:
+  virtual ~GalleryIndex() = default;
+  // InvalidArgument("dimension_mismatch"); AlreadyExists("label_exists").
+  virtual Status Add(int64_t label, std::span<const float> v) = 0;
+  // Many at once (data holds labels.size() * dim floats): much faster than Add for building.
+  virtual Status AddBatch(std::span<const int64_t> labels, std::span<const float> data) = 0;
+  // NotFound("label_not_found").
+  virtual Status Remove(int64_t label) = 0;
+  virtual Status Replace(int64_t label, std::span<const float> v) = 0;
+  // Up to k live hits, best first. Runs on the calling thread only (no OpenMP team). InvalidArgument("invalid_k") unless 1 <= k <= kMaxSearchK.
+  virtual StatusOr<std::vector<IndexHit>> Search(std::span<const float> query, int k) const = 0;
+  virtual bool Contains(int64_t label) const = 0;
+  virtual size_t size() const = 0;        // live labels
+  virtual size_t tombstones() const = 0;  // removed, not yet compacted
+  virtual int dim() const = 0;
+  virtual const std::string& factory() const = 0;
+  // Search effort of graph indexes (HNSW efSearch, default 64); ignored by others.
+  virtual void set_search_effort(int ef) = 0;
+  // Rebuilds without tombstones.
+  virtual Status Compact() = 0;
+  // Writes `path` (FAISS index) and `path`.labels; Unavailable("snapshot_write_failed").
+  virtual Status Save(const std::string& path) const = 0;
+  // The whole index (FAISS bytes + label map) as one blob, for sealed snapshots.
+  virtual StatusOr<std::string> Serialize() const = 0;
+  // Bytes used by FAISS per live vector (approximate, from its serialised size).
+  virtual StatusOr<size_t> SerializedBytes() const = 0;
+};
+
+// InvalidArgument("invalid_index_factory") for a string FAISS rejects or dim <= 0.
+StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& factory, int dim);
+// Reads what Serialize produced. DataLoss("snapshot_corrupt").
+StatusOr<std::unique_ptr<GalleryIndex>> DeserializeGalleryIndex(std::string_view blob);
+// Reads what Save wrote. NotFound("snapshot_missing"), DataLoss("snapshot_corrupt").
+StatusOr<std::unique_ptr<GalleryIndex>> LoadGalleryIndex(const std::string& path);
+
+}  // namespace facepay::biometrics

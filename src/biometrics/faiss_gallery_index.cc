@@ -1,0 +1,338 @@
+// GalleryIndex on FAISS with an own label map and tombstones (see gallery_index.h).
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "facepay/biometrics/gallery_index.h"
+
+namespace facepay::biometrics {
+namespace {
+
+constexpr uint32_t kLabelsMagic = 0x46504C31;  // "FPL1"
+
+class FaissGalleryIndex final : public GalleryIndex {
+ public:
+  FaissGalleryIndex(std::string factory, int dim, std::unique_ptr<faiss::Index> index)
+      : factory_(std::move(factory)), dim_(dim), index_(std::move(index)) {
+    ApplySearchEffort();
+  }
+
+  Status Add(int64_t label, std::span<const float> v) override {
+    if (static_cast<int>(v.size()) != dim_) {
+      return InvalidArgument("dimension_mismatch", "embedding has " + std::to_string(v.size()) +
+                                                       " values, the index " +
+                                                       std::to_string(dim_));
+    }
+    if (rows_.count(label)) return AlreadyExists("label_exists", "label already in the index");
+    try {
+      if (!index_->is_trained) return FailedPrecondition("index_untrained", factory_);
+      index_->add(1, v.data());
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+    rows_[label] = static_cast<int64_t>(row_label_.size());
+    row_label_.push_back(label);
+    return Status::Ok();
+  }
+
+  Status AddBatch(std::span<const int64_t> labels, std::span<const float> data) override {
+    if (data.size() != labels.size() * static_cast<size_t>(dim_)) {
+      return InvalidArgument("dimension_mismatch", "batch size does not match labels x dim");
+    }
+    std::unordered_map<int64_t, int> seen;
+    for (int64_t l : labels) {
+      if (rows_.count(l) || seen[l]++) return AlreadyExists("label_exists", "duplicate label");
+    }
+    try {
+      if (!index_->is_trained) return FailedPrecondition("index_untrained", factory_);
+      index_->add(static_cast<faiss::Index::idx_t>(labels.size()), data.data());
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+    for (int64_t l : labels) {
+      rows_[l] = static_cast<int64_t>(row_label_.size());
+      row_label_.push_back(l);
+    }
+    return Status::Ok();
+  }
+
+  Status Remove(int64_t label) override {
+    auto it = rows_.find(label);
+    if (it == rows_.end()) return NotFound("label_not_found", "label not in the index");
+    row_label_[static_cast<size_t>(it->second)] = kDead;
+    rows_.erase(it);
+    ++tombstones_;
+    if (tombstones_ > std::max(kMinTombstonesForCompaction, rows_.size() / 4)) return Compact();
+    return Status::Ok();
+  }
+
+  Status Replace(int64_t label, std::span<const float> v) override {
+    if (rows_.count(label)) FACEPAY_RETURN_IF_ERROR(Remove(label));
+    return Add(label, v);
+  }
+
+  StatusOr<std::vector<IndexHit>> Search(std::span<const float> q, int k) const override {
+    if (k < 1 || k > kMaxSearchK) {
+      return InvalidArgument("invalid_k", "k must be in 1.." + std::to_string(kMaxSearchK));
+    }
+    if (static_cast<int>(q.size()) != dim_) {
+      return InvalidArgument("dimension_mismatch", "query dimension differs from the index");
+    }
+    std::vector<IndexHit> out;
+    const auto total = static_cast<int64_t>(row_label_.size());
+    const int64_t fetch = std::min<int64_t>(total, k + static_cast<int64_t>(tombstones_));
+    if (fetch <= 0) return out;
+    std::vector<float> d(static_cast<size_t>(fetch));
+    std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(fetch));
+    // One query per call: FAISS would open an OpenMP team per call whose idle members only
+    // add barrier waits (and long stalls when the cores are busy). Parallelism comes from
+    // concurrent callers instead; the caller's OpenMP setting is restored afterwards.
+    const int omp_before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    struct Restore {
+      int n;
+      ~Restore() { omp_set_num_threads(n); }
+    } restore{omp_before};
+    try {
+      // efSearch lives on the index (set_search_effort, under the caller's exclusive lock):
+      // FAISS 1.7.3 does not take it from SearchParametersHNSW. HNSW widens the beam to k
+      // itself when k > efSearch.
+      index_->search(1, q.data(), fetch, d.data(), ids.data());
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+    for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
+      if (ids[i] < 0) continue;
+      int64_t label = row_label_[static_cast<size_t>(ids[i])];
+      if (label == kDead) continue;
+      out.push_back({label, d[static_cast<size_t>(i)]});
+    }
+    return out;
+  }
+
+  void set_search_effort(int ef) override {
+    ef_search_ = std::clamp(ef, 1, 4096);
+    ApplySearchEffort();
+  }
+  bool Contains(int64_t label) const override { return rows_.count(label) != 0; }
+  size_t size() const override { return rows_.size(); }
+  size_t tombstones() const override { return tombstones_; }
+  int dim() const override { return dim_; }
+  const std::string& factory() const override { return factory_; }
+
+  Status Compact() override {
+    try {
+      std::unique_ptr<faiss::Index> fresh(
+          faiss::index_factory(dim_, factory_.c_str(), faiss::METRIC_INNER_PRODUCT));
+      std::vector<float> live;
+      std::vector<int64_t> labels;
+      live.reserve(rows_.size() * static_cast<size_t>(dim_));
+      std::vector<float> v(static_cast<size_t>(dim_));
+      for (size_t r = 0; r < row_label_.size(); ++r) {
+        if (row_label_[r] == kDead) continue;
+        index_->reconstruct(static_cast<faiss::Index::idx_t>(r), v.data());
+        live.insert(live.end(), v.begin(), v.end());
+        labels.push_back(row_label_[r]);
+      }
+      if (!fresh->is_trained && !labels.empty()) {
+        fresh->train(static_cast<faiss::Index::idx_t>(labels.size()), live.data());
+      }
+      if (!labels.empty()) fresh->add(static_cast<faiss::Index::idx_t>(labels.size()), live.data());
+      index_ = std::move(fresh);
+      ApplySearchEffort();
+      row_label_ = std::move(labels);
+      rows_.clear();
+      for (size_t r = 0; r < row_label_.size(); ++r) rows_[row_label_[r]] = static_cast<int64_t>(r);
+      tombstones_ = 0;
+    } catch (const std::exception& e) {
+      return Internal("index_error", std::string("compaction failed: ") + e.what());
+    }
+    return Status::Ok();
+  }
+
+  Status Save(const std::string& path) const override {
+    const std::string tmp = path + ".tmp", ltmp = path + ".labels.tmp";
+    try {
+      faiss::write_index(index_.get(), tmp.c_str());
+    } catch (const std::exception& e) {
+      return Unavailable("snapshot_write_failed", e.what());
+    }
+    std::ofstream out(ltmp, std::ios::binary | std::ios::trunc);
+    uint32_t magic = kLabelsMagic;
+    uint64_t n = row_label_.size(), fl = factory_.size();
+    out.write(reinterpret_cast<const char*>(&magic), sizeof magic);
+    out.write(reinterpret_cast<const char*>(&fl), sizeof fl);
+    out.write(factory_.data(), static_cast<std::streamsize>(fl));
+    out.write(reinterpret_cast<const char*>(&n), sizeof n);
+    out.write(reinterpret_cast<const char*>(row_label_.data()),
+              static_cast<std::streamsize>(n * sizeof(int64_t)));
+    out.close();
+    if (!out) return Unavailable("snapshot_write_failed", "cannot write " + ltmp);
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (!ec) std::filesystem::rename(ltmp, path + ".labels", ec);
+    if (ec) return Unavailable("snapshot_write_failed", ec.message());
+    return Status::Ok();
+  }
+
+  StatusOr<std::string> Serialize() const override {
+    faiss::VectorIOWriter w;
+    try {
+      faiss::write_index(index_.get(), &w);
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+    // [u64 faiss bytes][faiss][u64 factory len][factory][u64 rows][rows * i64 labels]
+    std::string out;
+    auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+    uint64_t n = w.data.size(), fl = factory_.size(), rows = row_label_.size();
+    put(&n, 8);
+    put(w.data.data(), w.data.size());
+    put(&fl, 8);
+    put(factory_.data(), fl);
+    put(&rows, 8);
+    put(row_label_.data(), rows * 8);
+    return out;
+  }
+
+  static StatusOr<std::unique_ptr<GalleryIndex>> Deserialize(std::string_view blob) {
+    size_t pos = 0;
+    auto get = [&](void* p, size_t n) {
+      if (blob.size() - pos < n) return false;
+      std::memcpy(p, blob.data() + pos, n);
+      pos += n;
+      return true;
+    };
+    const auto corrupt = DataLoss("snapshot_corrupt", "index snapshot blob is malformed");
+    uint64_t n = 0, fl = 0, rows = 0;
+    if (!get(&n, 8) || blob.size() - pos < n) return corrupt;
+    faiss::VectorIOReader r;
+    r.data.assign(blob.data() + pos, blob.data() + pos + n);
+    pos += n;
+    std::unique_ptr<faiss::Index> index;
+    try {
+      index.reset(faiss::read_index(&r));
+    } catch (const std::exception& e) {
+      return DataLoss("snapshot_corrupt", e.what());
+    }
+    if (!get(&fl, 8) || fl > 256) return corrupt;
+    std::string factory(fl, '\0');
+    if (!get(factory.data(), fl) || !get(&rows, 8)) return corrupt;
+    if (rows != static_cast<uint64_t>(index->ntotal) || blob.size() - pos != rows * 8) return corrupt;
+    std::vector<int64_t> labels(rows);
+    get(labels.data(), rows * 8);
+    auto g = std::make_unique<FaissGalleryIndex>(factory, index->d, std::move(index));
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == kDead) {
+        ++g->tombstones_;
+      } else {
+        g->rows_[labels[i]] = static_cast<int64_t>(i);
+      }
+    }
+    g->row_label_ = std::move(labels);
+    return std::unique_ptr<GalleryIndex>(std::move(g));
+  }
+
+  StatusOr<size_t> SerializedBytes() const override {
+    try {
+      faiss::VectorIOWriter w;
+      faiss::write_index(index_.get(), &w);
+      return w.data.size();
+    } catch (const std::exception& e) {
+      return Internal("index_error", e.what());
+    }
+  }
+
+  static StatusOr<std::unique_ptr<GalleryIndex>> Load(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) || !std::filesystem::exists(path + ".labels", ec)) {
+      return NotFound("snapshot_missing", "no index snapshot at " + path);
+    }
+    std::unique_ptr<faiss::Index> index;
+    try {
+      index.reset(faiss::read_index(path.c_str()));
+    } catch (const std::exception& e) {
+      return DataLoss("snapshot_corrupt", e.what());
+    }
+    std::ifstream in(path + ".labels", std::ios::binary);
+    uint32_t magic = 0;
+    uint64_t fl = 0, n = 0;
+    in.read(reinterpret_cast<char*>(&magic), sizeof magic);
+    in.read(reinterpret_cast<char*>(&fl), sizeof fl);
+    if (!in || magic != kLabelsMagic || fl > 256) {
+      return DataLoss("snapshot_corrupt", "bad labels file header");
+    }
+    std::string factory(fl, '\0');
+    in.read(factory.data(), static_cast<std::streamsize>(fl));
+    in.read(reinterpret_cast<char*>(&n), sizeof n);
+    if (!in || n != static_cast<uint64_t>(index->ntotal)) {
+      return DataLoss("snapshot_corrupt", "labels do not match the index");
+    }
+    std::vector<int64_t> labels(n);
+    in.read(reinterpret_cast<char*>(labels.data()), static_cast<std::streamsize>(n * 8));
+    if (!in) return DataLoss("snapshot_corrupt", "labels file is truncated");
+    auto g = std::make_unique<FaissGalleryIndex>(factory, index->d, std::move(index));
+    for (size_t r = 0; r < labels.size(); ++r) {
+      if (labels[r] == kDead) {
+        ++g->tombstones_;
+      } else {
+        g->rows_[labels[r]] = static_cast<int64_t>(r);
+      }
+    }
+    g->row_label_ = std::move(labels);
+    return std::unique_ptr<GalleryIndex>(std::move(g));
+  }
+
+ private:
+  void ApplySearchEffort() {
+    if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index_.get())) h->hnsw.efSearch = ef_search_;
+  }
+
+  static constexpr int64_t kDead = -1;
+  static constexpr int kHnswEfSearch = 64;
+
+  std::string factory_;
+  int dim_;
+  std::unique_ptr<faiss::Index> index_;
+  std::vector<int64_t> row_label_;              // FAISS row -> label, kDead for tombstones
+  std::unordered_map<int64_t, int64_t> rows_;   // live label -> FAISS row
+  size_t tombstones_ = 0;
+  int ef_search_ = kHnswEfSearch;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& factory, int dim) {
+  if (dim <= 0 || factory.empty() || factory.size() > 64) {
+    return InvalidArgument("invalid_index_factory", "bad index factory or dimension");
+  }
+  try {
+    std::unique_ptr<faiss::Index> index(
+        faiss::index_factory(dim, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    return std::unique_ptr<GalleryIndex>(
+        std::make_unique<FaissGalleryIndex>(factory, dim, std::move(index)));
+  } catch (const std::exception& e) {
+    return InvalidArgument("invalid_index_factory",
+                           "FAISS rejects '" + factory + "': " + e.what());
+  }
+}
+
+StatusOr<std::unique_ptr<GalleryIndex>> DeserializeGalleryIndex(std::string_view blob) {
+  return FaissGalleryIndex::Deserialize(blob);
+}
+
+StatusOr<std::unique_ptr<GalleryIndex>> LoadGalleryIndex(const std::string& path) {
+  return FaissGalleryIndex::Load(path);
+}
+
+}  // namespace facepay::biometrics

@@ -1,0 +1,285 @@
+#include "facepay/biometrics/gallery.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+namespace facepay::biometrics {
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Templates fetched per subject asked for (subjects may have several templates).
+constexpr int kTemplatesPerSubject = 4;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Gallery>> Gallery::Open(BiometricStore& store, const TemplateKey& key,
+                                                 GalleryOptions options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<Gallery> g(new Gallery(store, key, std::move(options)));
+  // The key check comes first: a wrong key is a start-up error, not a gallery of "tampered"
+  // templates.
+  FACEPAY_ASSIGN_OR_RETURN(auto check, store.GetMeta(kKeyCheckMetaKey));
+  if (check) {
+    FACEPAY_RETURN_IF_ERROR(VerifyKeyCheck(key, *check));
+  } else {
+    FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store.LatestSequence());
+    if (seq > 0 && !g->options_.init_key_check) {
+      return FailedPrecondition("template_key_check_missing",
+                                "the store has templates but no key check value");
+    }
+    FACEPAY_RETURN_IF_ERROR(store.PutMeta(kKeyCheckMetaKey, MakeKeyCheck(key)));
+  }
+  FACEPAY_ASSIGN_OR_RETURN(int64_t store_seq, store.LatestSequence());
+  std::string why = "no_snapshot_path";
+  if (!g->options_.snapshot_path.empty() && g->TryLoadSnapshot(store_seq, &why).ok()) {
+    g->report_.from_snapshot = true;
+  } else {
+    g->report_.rebuild_reason = why;
+    FACEPAY_RETURN_IF_ERROR(g->Rebuild());
+  }
+  g->report_.sequence = g->sequence_;
+  g->report_.templates = g->index_->size();
+  g->report_.load_ms = MsSince(t0);
+  return g;
+}
+
+std::string Gallery::SnapshotAd() const {
+  return "facepay-gallery-snapshot-v1|" + options_.model_id + "|" + options_.index_factory;
+}
+
+Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
+  const std::string& path = options_.snapshot_path;
+  std::ifstream in(path + ".meta");
+  if (!in) {
+    *why = "snapshot_missing";
+    return NotFound("snapshot_missing", path);
+  }
+  nlohmann::json meta = nlohmann::json::parse(in, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) {
+    *why = "snapshot_corrupt";
+    return DataLoss("snapshot_corrupt", path + ".meta");
+  }
+  if (meta.value("sequence", int64_t{-1}) != store_sequence ||
+      meta.value("model_id", std::string()) != options_.model_id ||
+      meta.value("factory", std::string()) != options_.index_factory) {
+    *why = "snapshot_stale";
+    return FailedPrecondition("snapshot_stale", path);
+  }
+  std::string sealed;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+      *why = "snapshot_missing";
+      return NotFound("snapshot_missing", path);
+    }
+    sealed.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto blob = key_.Open(sealed, SnapshotAd());
+  if (!blob.ok()) {
+    *why = "snapshot_tampered";
+    return DataLoss("snapshot_tampered", "index snapshot failed authentication");
+  }
+  auto index = DeserializeGalleryIndex(*blob);
+  if (!index.ok()) {
+    *why = std::string(index.status().reason());
+    return index.status();
+  }
+  std::unordered_map<int64_t, std::string> subject_of;
+  std::unordered_map<std::string, std::vector<int64_t>> labels_of;
+  const auto& labels = meta["labels"];
+  if (!labels.is_array() || labels.size() != (*index)->size()) {
+    *why = "snapshot_corrupt";
+    return DataLoss("snapshot_corrupt", "label map does not match the index");
+  }
+  for (const auto& e : labels) {
+    int64_t label = e.at(0).get<int64_t>();
+    std::string subject = e.at(1).get<std::string>();
+    if (!(*index)->Contains(label)) {
+      *why = "snapshot_corrupt";
+      return DataLoss("snapshot_corrupt", "label map names a label the index lacks");
+    }
+    labels_of[subject].push_back(label);
+    subject_of[label] = std::move(subject);
+  }
+  std::unique_lock lock(mu_);
+  index_ = std::move(index).value();
+  subject_of_ = std::move(subject_of);
+  labels_of_ = std::move(labels_of);
+  sequence_ = store_sequence;
+  return Status::Ok();
+}
+
+Status Gallery::Rebuild() {
+  // Sequence first: a change committed after this read makes the index look older than it
+  // is, never newer, so the next Open rebuilds rather than missing an erasure.
+  FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
+  FACEPAY_ASSIGN_OR_RETURN(auto templates, store_.ListTemplates());
+  FACEPAY_ASSIGN_OR_RETURN(auto index, MakeGalleryIndex(options_.index_factory, options_.dim));
+  std::unordered_map<int64_t, std::string> subject_of;
+  std::unordered_map<std::string, std::vector<int64_t>> labels_of;
+  for (const auto& t : templates) {
+    if (t.model_id != options_.model_id) {
+      ++report_.other_model;
+      continue;
+    }
+    auto e = OpenEmbedding(key_, t.sealed, TemplateAd(t.subject_id, t.template_id, t.model_id));
+    if (!e.ok()) {
+      report_.tampered.push_back(t.template_id);
+      continue;
+    }
+    FACEPAY_RETURN_IF_ERROR(index->Add(t.template_id, *e));
+    subject_of[t.template_id] = t.subject_id;
+    labels_of[t.subject_id].push_back(t.template_id);
+  }
+  std::unique_lock lock(mu_);
+  index_ = std::move(index);
+  subject_of_ = std::move(subject_of);
+  labels_of_ = std::move(labels_of);
+  sequence_ = seq;
+  return Status::Ok();
+}
+
+StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
+                                               const std::vector<NewTemplate>& templates,
+                                               int64_t now_ms) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject.id));
+  if (templates.empty()) return InvalidArgument("no_templates", "nothing to enroll");
+  std::vector<TemplateRecord> records;
+  for (const auto& nt : templates) {
+    if (static_cast<int>(nt.embedding.size()) != options_.dim) {
+      return InvalidArgument("dimension_mismatch", "embedding dimension differs from gallery");
+    }
+    TemplateRecord r;
+    r.template_id = NewTemplateId();
+    r.subject_id = subject.id;
+    r.model_id = options_.model_id;
+    r.quality = nt.quality;
+    r.created_at_ms = now_ms;
+    r.sealed = SealEmbedding(key_, nt.embedding, TemplateAd(subject.id, r.template_id,
+                                                            options_.model_id));
+    records.push_back(std::move(r));
+  }
+  std::lock_guard wlock(write_mu_);
+  FACEPAY_RETURN_IF_ERROR(store_.EnrollSubject(subject, records));
+  FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
+  std::vector<int64_t> ids;
+  std::lock_guard turn(turnstile_);
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < records.size(); ++i) {
+    FACEPAY_RETURN_IF_ERROR(index_->Add(records[i].template_id, templates[i].embedding));
+    subject_of_[records[i].template_id] = subject.id;
+    labels_of_[subject.id].push_back(records[i].template_id);
+    ids.push_back(records[i].template_id);
+  }
+  sequence_ = seq;
+  return ids;
+}
+
+StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
+  std::lock_guard wlock(write_mu_);
+  FACEPAY_ASSIGN_OR_RETURN(auto removed, store_.EraseSubject(subject_id, now_ms));
+  FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
+  std::lock_guard turn(turnstile_);
+  std::unique_lock lock(mu_);
+  // Remove what the index holds for the subject, whatever the store listed (a tampered
+  // template was never indexed; a template enrolled by another process may not be here).
+  std::unordered_set<int64_t> labels(removed.begin(), removed.end());
+  if (auto it = labels_of_.find(subject_id); it != labels_of_.end()) {
+    labels.insert(it->second.begin(), it->second.end());
+    labels_of_.erase(it);
+  }
+  for (int64_t label : labels) {
+    if (index_->Contains(label)) FACEPAY_RETURN_IF_ERROR(index_->Remove(label));
+    subject_of_.erase(label);
+  }
+  sequence_ = seq;
+  return removed.size();
+}
+
+StatusOr<std::vector<Candidate>> Gallery::Search(const vision::Embedding& probe, int k) const {
+  if (k < 1 || k > kMaxSearchK / kTemplatesPerSubject) {
+    return InvalidArgument("invalid_k", "k must be in 1.." +
+                                            std::to_string(kMaxSearchK / kTemplatesPerSubject));
+  }
+  { std::lock_guard turn(turnstile_); }
+  std::shared_lock lock(mu_);
+  FACEPAY_ASSIGN_OR_RETURN(auto hits, index_->Search(probe, k * kTemplatesPerSubject));
+  std::vector<Candidate> out;
+  std::unordered_set<std::string> seen;
+  for (const auto& h : hits) {  // best first: the first hit of a subject is its best
+    auto it = subject_of_.find(h.label);
+    if (it == subject_of_.end() || !seen.insert(it->second).second) continue;
+    out.push_back({it->second, h.score});
+    if (static_cast<int>(out.size()) == k) break;
+  }
+  return out;
+}
+
+Status Gallery::SaveSnapshot() const {
+  if (options_.snapshot_path.empty()) return Status::Ok();
+  std::lock_guard turn(turnstile_);
+  std::unique_lock lock(mu_);
+  // Tombstoned rows still hold the erased embeddings: compact first so an erased subject's
+  // vectors never reach the snapshot file.
+  if (index_->tombstones() > 0) FACEPAY_RETURN_IF_ERROR(index_->Compact());
+  const std::string& path = options_.snapshot_path;
+  auto parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  // Meta goes first and is removed first: a crash between the files leaves no meta (rebuild)
+  // or a meta whose label map disagrees with the index (rebuild), never a wrong gallery.
+  std::filesystem::remove(path + ".meta", ec);
+  {
+    FACEPAY_ASSIGN_OR_RETURN(std::string blob, index_->Serialize());
+    const std::string sealed = key_.Seal(blob, SnapshotAd());
+    const std::string itmp = path + ".tmp";
+    std::ofstream out(itmp, std::ios::binary | std::ios::trunc);
+    out.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
+    out.close();
+    if (!out) return Unavailable("snapshot_write_failed", "cannot write " + itmp);
+    std::filesystem::rename(itmp, path, ec);
+    if (ec) return Unavailable("snapshot_write_failed", ec.message());
+  }
+  nlohmann::json labels = nlohmann::json::array();
+  for (const auto& [label, subject] : subject_of_) labels.push_back({label, subject});
+  nlohmann::json meta = {{"sequence", sequence_},
+                         {"model_id", options_.model_id},
+                         {"factory", options_.index_factory},
+                         {"labels", std::move(labels)}};
+  const std::string tmp = path + ".meta.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << meta.dump();
+    if (!out) return Unavailable("snapshot_write_failed", "cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path + ".meta", ec);
+  if (ec) return Unavailable("snapshot_write_failed", ec.message());
+  return Status::Ok();
+}
+
+bool Gallery::ContainsSubject(const std::string& subject_id) const {
+  std::shared_lock lock(mu_);
+  return labels_of_.count(subject_id) != 0;
+}
+
+size_t Gallery::template_count() const {
+  std::shared_lock lock(mu_);
+  return index_->size();
+}
+
+size_t Gallery::subject_count() const {
+  std::shared_lock lock(mu_);
+  return labels_of_.size();
+}
+
+}  // namespace facepay::biometrics

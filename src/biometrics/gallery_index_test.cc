@@ -1,0 +1,111 @@
+#include "facepay/biometrics/gallery_index.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "test_vectors.h"
+
+namespace facepay::biometrics {
+namespace {
+
+using testing::Near;
+using testing::UnitVector;
+
+class GalleryIndexTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto idx = MakeGalleryIndex(GetParam(), 512);
+    ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+    index_ = std::move(idx).value();
+    for (int i = 0; i < 200; ++i) {
+      vecs_.push_back(UnitVector(rng_));
+      ASSERT_TRUE(index_->Add(1000 + i, vecs_.back()).ok());
+    }
+  }
+  std::mt19937 rng_{11};
+  std::vector<std::vector<float>> vecs_;
+  std::unique_ptr<GalleryIndex> index_;
+};
+
+TEST_P(GalleryIndexTest, FindsTheMateWithItsInnerProductScore) {
+  auto q = Near(vecs_[17], rng_, 0.7f);
+  auto hits = index_->Search(q, 5);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 5u);
+  EXPECT_EQ((*hits)[0].label, 1017);
+  float dot = 0;
+  for (size_t i = 0; i < q.size(); ++i) dot += q[i] * vecs_[17][i];
+  EXPECT_NEAR((*hits)[0].score, dot, 1e-4);
+  EXPECT_GE((*hits)[0].score, (*hits)[1].score);
+}
+
+TEST_P(GalleryIndexTest, RemovedLabelsNeverComeBackAndReplaceMovesALabel) {
+  ASSERT_TRUE(index_->Remove(1017).ok());
+  EXPECT_EQ(index_->Remove(1017).reason(), "label_not_found");
+  EXPECT_FALSE(index_->Contains(1017));
+  auto hits = index_->Search(vecs_[17], 10);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 10u) << "k live hits despite the tombstone";
+  for (const auto& h : *hits) EXPECT_NE(h.label, 1017);
+  ASSERT_TRUE(index_->Replace(1018, vecs_[17]).ok());  // 1018 now holds 17's face
+  hits = index_->Search(vecs_[17], 1);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].label, 1018);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-4);
+  EXPECT_EQ(index_->size(), 199u);
+  EXPECT_EQ(index_->Add(1018, vecs_[0]).reason(), "label_exists");
+}
+
+TEST_P(GalleryIndexTest, CompactionKeepsEveryLiveLabel) {
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(index_->Remove(1000 + i).ok());
+  ASSERT_TRUE(index_->Compact().ok());
+  EXPECT_EQ(index_->tombstones(), 0u);
+  EXPECT_EQ(index_->size(), 100u);
+  for (int i = 100; i < 200; i += 7) {
+    auto hits = index_->Search(vecs_[i], 1);
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ((*hits)[0].label, 1000 + i);
+  }
+}
+
+TEST_P(GalleryIndexTest, SnapshotReloadsTheSameLabelsAndTombstones) {
+  ASSERT_TRUE(index_->Remove(1005).ok());
+  auto dir = std::filesystem::temp_directory_path() / ("fp-idx-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "g.faiss").string();
+  ASSERT_TRUE(index_->Save(path).ok());
+  auto back = LoadGalleryIndex(path);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)->size(), 199u);
+  EXPECT_EQ((*back)->factory(), GetParam());
+  EXPECT_FALSE((*back)->Contains(1005));
+  auto hits = (*back)->Search(vecs_[5], 3);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& h : *hits) EXPECT_NE(h.label, 1005);
+  hits = (*back)->Search(vecs_[6], 1);
+  EXPECT_EQ((*hits)[0].label, 1006);
+  std::filesystem::resize_file(path + ".labels", 10);
+  EXPECT_EQ(LoadGalleryIndex(path).status().reason(), "snapshot_corrupt");
+  EXPECT_EQ(LoadGalleryIndex((dir / "none").string()).status().reason(), "snapshot_missing");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_P(GalleryIndexTest, RejectsBadArguments) {
+  EXPECT_EQ(index_->Search(vecs_[0], 0).status().reason(), "invalid_k");
+  EXPECT_EQ(index_->Search(vecs_[0], kMaxSearchK + 1).status().reason(), "invalid_k");
+  std::vector<float> short_vec(10, 0.1f);
+  EXPECT_EQ(index_->Add(1, short_vec).reason(), "dimension_mismatch");
+  EXPECT_EQ(index_->Search(short_vec, 1).status().reason(), "dimension_mismatch");
+}
+
+INSTANTIATE_TEST_SUITE_P(Factories, GalleryIndexTest, ::testing::Values("Flat", "HNSW32"));
+
+TEST(GalleryIndexFactory, RejectsUnknownFactoryStrings) {
+  EXPECT_EQ(MakeGalleryIndex("NoSuchIndex", 512).status().reason(), "invalid_index_factory");
+  EXPECT_EQ(MakeGalleryIndex("Flat", 0).status().reason(), "invalid_index_factory");
+}
+
+}  // namespace
+}  // namespace facepay::biometrics

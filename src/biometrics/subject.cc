@@ -1,0 +1,58 @@
+#include "facepay/biometrics/subject.h"
+
+#include <cctype>
+
+namespace facepay::biometrics {
+namespace {
+
+bool AllDigits(std::string_view s) {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+Status ValidateSubjectId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxSubjectIdLength) {
+    return InvalidArgument("invalid_subject_id", "subject id must be 1..64 characters");
+  }
+  for (char c : id) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+              c == '-';
+    if (!ok) {
+      return InvalidArgument("invalid_subject_id",
+                             "subject id may only contain [A-Za-z0-9_.:-]: '" + std::string(id) +
+                                 "'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidatePhoneLast4(std::string_view digits) {
+  if (digits.size() != 4 || !AllDigits(digits)) {
+    return InvalidArgument("invalid_phone_last4", "phone last-4 must be exactly 4 digits");
+  }
+  return Status::Ok();
+}
+
+Status ValidatePin(std::string_view pin) {
+  if (pin.size() < 4 || pin.size() > 8 || !AllDigits(pin)) {
+    return InvalidArgument("invalid_pin", "PIN must be 4..8 digits");
+  }
+  return Status::Ok();
+}
+
+Status ValidateDisplayName(std::string_view name) {
+  if (name.size() > kMaxDisplayNameLength) {
+    return InvalidArgument("invalid_display_name", "display name is longer than 128 bytes");
+  }
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return InvalidArgument("invalid_display_name", "display name has control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace facepay::biometrics
