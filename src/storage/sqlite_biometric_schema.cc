@@ -43,41 +43,7 @@ CREATE TABLE policies(
 }  // namespace
 
 Status MigrateSqliteBiometrics(SqliteDb& db) {
-  FACEPAY_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  Status s =
-      db.Exec("CREATE TABLE IF NOT EXISTS biometric_schema_version(version INTEGER NOT NULL)");
-  int64_t version = 0;
-  if (s.ok()) {
-    auto st = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM biometric_schema_version");
-    if (!st.ok()) {
-      s = st.status();
-    } else {
-      auto row = st->Step();
-      if (!row.ok())
-        s = row.status();
-      else if (*row)
-        version = st->Int(0);
-      st->Reset();
-    }
-  }
-  const auto& migrations = Migrations();
-  if (s.ok() && version > static_cast<int64_t>(migrations.size())) {
-    s = FailedPrecondition("schema_too_new", "biometric schema version " +
-                                                 std::to_string(version) +
-                                                 " is newer than this build supports");
-  }
-  for (size_t v = static_cast<size_t>(version); s.ok() && v < migrations.size(); ++v) {
-    s = db.Exec(migrations[v]);
-    if (s.ok()) {
-      s = db.Exec("INSERT INTO biometric_schema_version(version) VALUES(" +
-                  std::to_string(v + 1) + ")");
-    }
-  }
-  if (!s.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return s;
-  }
-  return db.Exec("COMMIT");
+  return ApplyMigrations(db, "biometric_schema_version", Migrations(), "biometric");
 }
 
 }  // namespace facepay::storage

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "facepay/common/status_or.h"
@@ -67,5 +68,11 @@ class SqliteDb {
 };
 
 Status SqliteError(sqlite3* db, int rc, std::string_view what);
+
+// Applies `migrations[v]` for every version v above the one recorded in `version_table`
+// (created when missing), each recorded, all in one IMMEDIATE transaction: a failure rolls
+// everything back. A file newer than `migrations` is refused with schema_too_new naming `what`.
+Status ApplyMigrations(SqliteDb& db, const std::string& version_table,
+                       const std::vector<std::string>& migrations, const std::string& what);
 
 }  // namespace facepay::storage
