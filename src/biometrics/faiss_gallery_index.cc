@@ -194,7 +194,9 @@ class FaissGalleryIndex final : public GalleryIndex {
     }
     // [u64 faiss bytes][faiss][u64 factory len][factory][u64 rows][rows * i64 labels]
     std::string out;
-    auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+    auto put = [&out](const void* p, size_t n) {
+      if (n > 0) out.append(static_cast<const char*>(p), n);  // an empty vector's data() may be null
+    };
     uint64_t n = w.data.size(), fl = factory_.size(), rows = row_label_.size();
     put(&n, 8);
     put(w.data.data(), w.data.size());
@@ -209,6 +211,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     size_t pos = 0;
     auto get = [&](void* p, size_t n) {
       if (blob.size() - pos < n) return false;
+      if (n == 0) return true;  // memcpy with a null pointer is undefined even for 0 bytes
       std::memcpy(p, blob.data() + pos, n);
       pos += n;
       return true;

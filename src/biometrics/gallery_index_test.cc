@@ -92,6 +92,18 @@ TEST_P(GalleryIndexTest, SnapshotReloadsTheSameLabelsAndTombstones) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_P(GalleryIndexTest, AnEmptyIndexSerializesAndReloads) {
+  // Fixed bug: an empty label vector's null data() reached memcpy (UBSan, snapshot of an
+  // empty gallery).
+  auto empty = MakeGalleryIndex(GetParam(), 512);
+  ASSERT_TRUE(empty.ok());
+  auto blob = (*empty)->Serialize();
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  auto back = DeserializeGalleryIndex(*blob);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)->size(), 0u);
+}
+
 TEST_P(GalleryIndexTest, RejectsBadArguments) {
   EXPECT_EQ(index_->Search(vecs_[0], 0).status().reason(), "invalid_k");
   EXPECT_EQ(index_->Search(vecs_[0], kMaxSearchK + 1).status().reason(), "invalid_k");
