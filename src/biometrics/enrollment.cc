@@ -42,10 +42,13 @@ ProbeState ProbeStateOf(const vision::FaceAnalysis& a) {
   return ProbeState::kOk;
 }
 
-StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Gallery& gallery,
-                                        const Subject& subject,
-                                        const std::vector<std::string>& paths,
-                                        const EnrollOptions& options, int64_t now_ms) {
+namespace {
+
+using AnalyzeFn = std::function<StatusOr<vision::FaceAnalysis>(size_t, const vision::AnalyzeOptions&)>;
+
+StatusOr<EnrollResult> EnrollWith(Gallery& gallery, const Subject& subject,
+                                  const std::vector<std::string>& paths, const AnalyzeFn& analyze,
+                                  const EnrollOptions& options, int64_t now_ms) {
   FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject.id));
   if (paths.empty() || static_cast<int>(paths.size()) > kMaxEnrollImages) {
     return InvalidArgument("invalid_image_count",
@@ -62,7 +65,7 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
   for (size_t i = 0; i < paths.size(); ++i) {
     ImageVerdict v;
     v.path = paths[i];
-    auto a = pipeline.AnalyzeFile(paths[i], ao);
+    auto a = analyze(i, ao);
     if (!a.ok()) {
       v.reason = std::string(a.status().reason());
     } else {
@@ -134,6 +137,34 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
   FACEPAY_ASSIGN_OR_RETURN(result.template_ids, gallery.Enroll(subject, templates, now_ms));
   result.status = EnrollStatus::kEnrolled;
   return result;
+}
+
+}  // namespace
+
+StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Gallery& gallery,
+                                        const Subject& subject,
+                                        const std::vector<std::string>& paths,
+                                        const EnrollOptions& options, int64_t now_ms) {
+  return EnrollWith(
+      gallery, subject, paths,
+      [&](size_t i, const vision::AnalyzeOptions& ao) { return pipeline.AnalyzeFile(paths[i], ao); },
+      options, now_ms);
+}
+
+StatusOr<EnrollResult> EnrollFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
+                                       const Subject& subject,
+                                       const std::vector<NamedImage>& images,
+                                       const EnrollOptions& options, int64_t now_ms) {
+  std::vector<std::string> names;
+  for (const auto& im : images) names.push_back(im.name);
+  return EnrollWith(
+      gallery, subject, names,
+      [&](size_t i, const vision::AnalyzeOptions& ao) {
+        const auto& b = images[i].bytes;
+        return pipeline.AnalyzeBytes(
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), ao);
+      },
+      options, now_ms);
 }
 
 nlohmann::json EnrollResultToJson(const EnrollResult& r) {

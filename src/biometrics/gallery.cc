@@ -225,6 +225,13 @@ StatusOr<std::vector<Candidate>> Gallery::Search(const vision::Embedding& probe,
   return out;
 }
 
+std::vector<int64_t> Gallery::TemplatesOf(const std::string& subject_id) const {
+  { std::lock_guard turn(turnstile_); }
+  std::shared_lock lock(mu_);
+  auto it = labels_of_.find(subject_id);
+  return it == labels_of_.end() ? std::vector<int64_t>{} : it->second;
+}
+
 Status Gallery::SaveSnapshot() const {
   if (options_.snapshot_path.empty()) return Status::Ok();
   std::lock_guard turn(turnstile_);

@@ -13,6 +13,8 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kDataLoss: return "data_loss";
     case StatusCode::kInternal: return "internal";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
+    case StatusCode::kPermissionDenied: return "permission_denied";
   }
   return "unknown";
 }
@@ -43,6 +45,8 @@ FACEPAY_STATUS_CTOR(ResourceExhausted, kResourceExhausted)
 FACEPAY_STATUS_CTOR(Unavailable, kUnavailable)
 FACEPAY_STATUS_CTOR(DataLoss, kDataLoss)
 FACEPAY_STATUS_CTOR(Internal, kInternal)
+FACEPAY_STATUS_CTOR(Unauthenticated, kUnauthenticated)
+FACEPAY_STATUS_CTOR(PermissionDenied, kPermissionDenied)
 #undef FACEPAY_STATUS_CTOR
 
 }  // namespace facepay

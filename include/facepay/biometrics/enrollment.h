@@ -61,6 +61,17 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
                                         const std::vector<std::string>& paths,
                                         const EnrollOptions& options, int64_t now_ms);
 
+// An image already in memory (an upload); `name` labels it in the result.
+struct NamedImage {
+  std::string name;
+  std::string bytes;
+};
+// As EnrollFromImages, from encoded image bytes (decoded with the pipeline's limits).
+StatusOr<EnrollResult> EnrollFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
+                                       const Subject& subject,
+                                       const std::vector<NamedImage>& images,
+                                       const EnrollOptions& options, int64_t now_ms);
+
 struct IdentifyResult {
   Decision decision;
   std::vector<Candidate> top;  // top-k subjects with scores (empty when no usable face)

@@ -77,6 +77,8 @@ class Gallery {
   // rebuilt from the store, reason snapshot_tampered); the .meta file holds ids only.
   Status SaveSnapshot() const;
 
+  // Template ids (index labels) of the subject currently indexed; empty when not indexed.
+  std::vector<int64_t> TemplatesOf(const std::string& subject_id) const;
   bool ContainsSubject(const std::string& subject_id) const;
   size_t template_count() const;
   size_t subject_count() const;

@@ -23,6 +23,8 @@ enum class StatusCode {
   kUnavailable,
   kDataLoss,
   kInternal,
+  kUnauthenticated,   // no or bad credentials
+  kPermissionDenied,  // credentials fine, not allowed to do this
 };
 
 // Returns a stable lower_snake name for `code` ("invalid_argument", ...).
@@ -61,6 +63,8 @@ Status ResourceExhausted(std::string_view reason, std::string_view message);
 Status Unavailable(std::string_view reason, std::string_view message);
 Status DataLoss(std::string_view reason, std::string_view message);
 Status Internal(std::string_view reason, std::string_view message);
+Status Unauthenticated(std::string_view reason, std::string_view message);
+Status PermissionDenied(std::string_view reason, std::string_view message);
 
 }  // namespace facepay
 

@@ -1,0 +1,169 @@
+#include "request_io.h"
+
+#include <sodium.h>
+
+#include <cctype>
+#include <charconv>
+#include <regex>
+
+namespace facepay::service {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kTooManyImages = "at most 8 images per request";
+static_assert(kMaxFrames == 8);
+
+bool IsImageField(const std::string& name) {
+  return name == "frames" || name == "images" || name == "document_photo";
+}
+
+StatusOr<std::string> DecodeBase64(std::string_view s) {
+  if (auto comma = s.find(','); s.substr(0, 5) == "data:" && comma != std::string_view::npos) {
+    s.remove_prefix(comma + 1);  // data URL: "data:image/jpeg;base64,...."
+  }
+  if (s.size() > kMaxImageBytes / 3 * 4 + 8) {
+    return InvalidArgument("image_too_large", "an image is larger than 8 MiB");
+  }
+  std::string out(s.size() / 4 * 3 + 3, '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(),
+                        s.size(), " \r\n", &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return InvalidArgument("invalid_base64", "an image is not valid base64");
+  }
+  out.resize(len);
+  if (out.empty()) return InvalidArgument("image_empty", "an image is empty");
+  return out;
+}
+
+Status AddImage(Input& in, const std::string& field, std::string bytes) {
+  size_t total = 0;
+  for (const auto& [k, v] : in.images) total += v.size();
+  if (static_cast<int>(total) >= kMaxFrames + 1) {
+    return InvalidArgument("too_many_images",
+                           kTooManyImages);
+  }
+  if (bytes.size() > kMaxImageBytes) {
+    return InvalidArgument("image_too_large", "an image is larger than 8 MiB");
+  }
+  if (bytes.empty()) return InvalidArgument("image_empty", "an image is empty");
+  in.images[field].push_back(std::move(bytes));
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Input> ReadInput(const httplib::Request& req) {
+  Input in;
+  const std::string ct = req.get_header_value("Content-Type");
+  if (req.is_multipart_form_data()) {
+    for (const auto& [name, file] : req.files) {
+      if (IsImageField(name)) {
+        FACEPAY_RETURN_IF_ERROR(AddImage(in, name, file.content));
+      } else {
+        if (file.content.size() > 4096) {
+          return InvalidArgument("field_too_long", "form field '" + name + "' is too long");
+        }
+        in.fields[name] = file.content;
+      }
+    }
+    return in;
+  }
+  if (ct.rfind("application/json", 0) != 0) {
+    return InvalidArgument("unsupported_media_type",
+                           "send application/json or multipart/form-data");
+  }
+  if (req.body.empty()) return InvalidArgument("empty_body", "the request body is empty");
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) return InvalidArgument("malformed_json", "the body is not valid JSON");
+  if (!j.is_object()) return InvalidArgument("malformed_json", "the body must be a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsImageField(it.key())) {
+      in.fields[it.key()] = it.value();
+      continue;
+    }
+    const json& v = it.value();
+    if (v.is_string()) {
+      FACEPAY_ASSIGN_OR_RETURN(std::string b, DecodeBase64(v.get_ref<const std::string&>()));
+      FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b)));
+    } else if (v.is_array()) {
+      if (static_cast<int>(v.size()) > kMaxFrames) {
+        return InvalidArgument("too_many_images",
+                               kTooManyImages);
+      }
+      for (const json& e : v) {
+        if (!e.is_string()) {
+          return InvalidArgument("invalid_base64", "'" + it.key() + "' must hold base64 strings");
+        }
+        FACEPAY_ASSIGN_OR_RETURN(std::string b, DecodeBase64(e.get_ref<const std::string&>()));
+        FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b)));
+      }
+    } else {
+      return InvalidArgument("invalid_base64", "'" + it.key() + "' must hold base64 strings");
+    }
+  }
+  return in;
+}
+
+StatusOr<std::string> OptionalString(const json& o, const char* key, size_t max_len) {
+  if (!o.contains(key) || o[key].is_null()) return std::string();
+  if (!o[key].is_string()) {
+    return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be a string");
+  }
+  const auto& s = o[key].get_ref<const std::string&>();
+  if (s.size() > max_len) {
+    return InvalidArgument(std::string("invalid_") + key,
+                           std::string("'") + key + "' is longer than " + std::to_string(max_len));
+  }
+  return s;
+}
+
+StatusOr<std::string> RequiredString(const json& o, const char* key, size_t max_len) {
+  FACEPAY_ASSIGN_OR_RETURN(std::string s, OptionalString(o, key, max_len));
+  if (s.empty()) return InvalidArgument(std::string("missing_") + key, std::string("'") + key + "' is required");
+  return s;
+}
+
+StatusOr<std::string> RequiredId(const json& o, const char* key) {
+  FACEPAY_ASSIGN_OR_RETURN(std::string s, RequiredString(o, key, 128));
+  static const std::regex kId("[A-Za-z0-9_.:-]{1,128}");
+  if (!std::regex_match(s, kId)) {
+    return InvalidArgument(std::string("invalid_") + key,
+                           std::string("'") + key + "' must be 1..128 of [A-Za-z0-9_.:-]");
+  }
+  return s;
+}
+
+StatusOr<int64_t> RequiredAmount(const json& o, const char* key) {
+  if (!o.contains(key)) return InvalidArgument("missing_amount", std::string("'") + key + "' is required");
+  const json& v = o[key];
+  int64_t amount = 0;
+  if (v.is_number_integer()) {
+    amount = v.get<int64_t>();
+  } else if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), amount);
+    if (ec != std::errc() || p != s.data() + s.size()) amount = 0;
+  } else {
+    amount = 0;
+  }
+  if (amount <= 0 || amount > 1'000'000'000'000LL) {
+    return InvalidArgument("invalid_amount", std::string("'") + key +
+                                                 "' must be a positive integer in minor units");
+  }
+  return amount;
+}
+
+StatusOr<int> QueryLimit(const httplib::Request& req) {
+  if (!req.has_param("limit")) return 100;
+  const std::string s = req.get_param_value("limit");
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > 1000) {
+    return InvalidArgument("invalid_limit", "limit must be 1..1000");
+  }
+  return v;
+}
+
+}  // namespace facepay::service

@@ -1,0 +1,39 @@
+// Reading requests: JSON bodies and images, as JSON with base64 strings or as
+// multipart/form-data (file parts named "frames"/"images"/"document_photo", other parts become
+// JSON string fields). Everything is bounded; errors carry the reasons the API documents.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "facepay/common/status_or.h"
+
+namespace facepay::service {
+
+inline constexpr size_t kMaxImageBytes = 8u << 20;  // one encoded image
+inline constexpr int kMaxFrames = 8;                 // images per request
+
+struct Input {
+  nlohmann::json fields = nlohmann::json::object();
+  // Decoded image bytes by field name ("frames", "images", "document_photo").
+  std::map<std::string, std::vector<std::string>> images;
+};
+
+// Content types: application/json or multipart/form-data, else 415 unsupported_media_type;
+// empty_body, malformed_json, invalid_base64, too_many_images, image_too_large.
+StatusOr<Input> ReadInput(const httplib::Request& req);
+
+// Field accessors with typed, bounded checks (reason invalid_<field> / missing_<field>).
+StatusOr<std::string> RequiredString(const nlohmann::json& o, const char* key, size_t max_len);
+StatusOr<std::string> OptionalString(const nlohmann::json& o, const char* key, size_t max_len);
+// [A-Za-z0-9_.:-]{1,128}: event ids, order ids, account ids.
+StatusOr<std::string> RequiredId(const nlohmann::json& o, const char* key);
+// Positive int64 amount (JSON integer, or a decimal string from a form): invalid_amount.
+StatusOr<int64_t> RequiredAmount(const nlohmann::json& o, const char* key);
+// Paging: limit 1..1000 (default 100) from the query string; invalid_limit.
+StatusOr<int> QueryLimit(const httplib::Request& req);
+
+}  // namespace facepay::service

@@ -1,0 +1,219 @@
+// People and money: subjects (enroll, get, erase) and accounts (create, top up, balance,
+// transactions).
+#include "facepay/biometrics/enrollment.h"
+#include "facepay/biometrics/secret_hash.h"
+#include "facepay/payments/result_json.h"
+#include "service_impl.h"
+
+namespace facepay::service {
+namespace {
+
+using nlohmann::json;
+
+StatusOr<int64_t> OptionalInt(const json& o, const char* key, int64_t def) {
+  if (!o.contains(key)) return def;
+  const json& v = o[key];
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    try {
+      size_t used = 0;
+      const int64_t x = std::stoll(v.get<std::string>(), &used);
+      if (used == v.get<std::string>().size()) return x;
+    } catch (const std::exception&) {
+    }
+  }
+  return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be an integer");
+}
+
+StatusOr<bool> OptionalBool(const json& o, const char* key) {
+  if (!o.contains(key)) return false;
+  const json& v = o[key];
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_string() && (v == "true" || v == "false")) return v == "true";
+  return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be a boolean");
+}
+
+}  // namespace
+
+void Service::Impl::AddPeopleRoutes() {
+  Register({"POST", "/v1/subjects", {Role::kEnroller}, TerminalKind::kNone,
+            "Enroll a subject: images + consent + optional phone digits/PIN + account link",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
+              const json& f = in.fields;
+              biometrics::Subject s;
+              FACEPAY_ASSIGN_OR_RETURN(s.id, RequiredString(f, "id", 64));
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(s.id));
+              FACEPAY_ASSIGN_OR_RETURN(s.display_name, OptionalString(f, "display_name", 128));
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateDisplayName(s.display_name));
+              FACEPAY_ASSIGN_OR_RETURN(s.external_ref, OptionalString(f, "external_ref", 128));
+              json consent = f.contains("consent") && f["consent"].is_object() ? f["consent"] : f;
+              FACEPAY_ASSIGN_OR_RETURN(s.consent.text_version,
+                                       OptionalString(consent, "consent_text_version", 32));
+              if (s.consent.text_version.empty()) {
+                FACEPAY_ASSIGN_OR_RETURN(s.consent.text_version,
+                                         RequiredString(consent, "text_version", 32));
+              }
+              FACEPAY_ASSIGN_OR_RETURN(s.consent.channel, OptionalString(consent, "channel", 32));
+              if (s.consent.channel.empty()) s.consent.channel = "api";
+              s.consent.at_ms = c.now_ms;
+              s.created_at_ms = c.now_ms;
+              FACEPAY_ASSIGN_OR_RETURN(std::string phone, OptionalString(f, "phone_last4", 4));
+              if (!phone.empty()) {
+                FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePhoneLast4(phone));
+                FACEPAY_ASSIGN_OR_RETURN(s.phone_last4_hash, biometrics::HashSecret(phone));
+              }
+              FACEPAY_ASSIGN_OR_RETURN(std::string pin, OptionalString(f, "pin", 8));
+              if (!pin.empty()) {
+                FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePin(pin));
+                FACEPAY_ASSIGN_OR_RETURN(s.pin_hash, biometrics::HashSecret(pin));
+              }
+              FACEPAY_ASSIGN_OR_RETURN(std::string account, OptionalString(f, "account_id", 128));
+              if (!account.empty()) {
+                FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(account));
+                if (!payments::IsCustomer(a.kind)) {
+                  return InvalidArgument("not_a_customer_account",
+                                         "subjects pay from stored-value or card accounts");
+                }
+                FACEPAY_ASSIGN_OR_RETURN(auto linked, deps.store->SubjectOfAccount(account));
+                if (linked) {
+                  return AlreadyExists("account_linked",
+                                       "account " + account + " already belongs to a subject");
+                }
+              }
+              biometrics::EnrollOptions eo;
+              FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
+              std::vector<biometrics::NamedImage> images;
+              for (const char* field : {"images", "frames"}) {
+                auto it = in.images.find(field);
+                if (it == in.images.end()) continue;
+                for (size_t i = 0; i < it->second.size(); ++i) {
+                  images.push_back({std::string(field) + "[" + std::to_string(i) + "]",
+                                    it->second[i]});
+                }
+              }
+              if (images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
+              FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::EnrollFromBytes(*deps.pipeline,
+                                                                           *deps.gallery, s, images,
+                                                                           eo, c.now_ms));
+              json body = biometrics::EnrollResultToJson(r);
+              body["subject_id"] = s.id;
+              json detail = {{"status", body["status"]}, {"templates", r.template_ids.size()}};
+              if (r.status == biometrics::EnrollStatus::kDuplicate) {
+                detail["duplicate_of"] = r.duplicate_of;
+                detail["duplicate_score"] = r.duplicate_score;
+              }
+              int code = 201;
+              if (r.status == biometrics::EnrollStatus::kEnrolled) {
+                if (!account.empty()) {
+                  FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
+                  body["account_id"] = account;
+                }
+              } else {
+                code = r.status == biometrics::EnrollStatus::kDuplicate ? 409 : 422;
+                body["error"] = {{"code", r.reason},
+                                 {"message", r.status == biometrics::EnrollStatus::kDuplicate
+                                                 ? "this face is already enrolled as another subject"
+                                                 : "no image passed the quality and liveness checks"}};
+              }
+              Audit(c, "enroll", s.id, body["status"], detail);
+              return Reply{code, body};
+            }});
+  Register({"GET", "/v1/subjects/{id}", {Role::kEnroller, Role::kAuditor}, TerminalKind::kNone,
+            "A subject (never its templates or second factors)",
+            [this](Call& c) -> StatusOr<Reply> {
+              const std::string id = c.Param(1);
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
+              FACEPAY_ASSIGN_OR_RETURN(auto s, deps.bio_store->GetSubject(id));
+              if (!s) return NotFound("subject_not_found", "no subject '" + id + "'");
+              FACEPAY_ASSIGN_OR_RETURN(auto account, deps.store->AccountOfSubject(id));
+              json j = {{"id", s->id},
+                        {"display_name", s->display_name},
+                        {"external_ref", s->external_ref},
+                        {"consent",
+                         {{"text_version", s->consent.text_version},
+                          {"at_ms", s->consent.at_ms},
+                          {"channel", s->consent.channel}}},
+                        {"has_phone_last4", !s->phone_last4_hash.empty()},
+                        {"has_pin", !s->pin_hash.empty()},
+                        {"templates", deps.gallery->TemplatesOf(id).size()},
+                        {"created_at_ms", s->created_at_ms}};
+              j["account_id"] = account ? json(*account) : json(nullptr);
+              return Reply{200, j};
+            }});
+  Register({"DELETE", "/v1/subjects/{id}", {Role::kEnroller}, TerminalKind::kNone,
+            "Erase a subject: templates and index entries everywhere; payments history kept",
+            [this](Call& c) -> StatusOr<Reply> {
+              const std::string id = c.Param(1);
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
+              FACEPAY_ASSIGN_OR_RETURN(size_t removed, deps.gallery->Erase(id, c.now_ms));
+              FACEPAY_RETURN_IF_ERROR(deps.store->UnlinkSubject(id));
+              Audit(c, "erase", id, "ok", {{"templates_removed", removed}});
+              return Reply{200, {{"subject_id", id}, {"erased", true}, {"templates_removed", removed}}};
+            }});
+
+  Register({"POST", "/v1/accounts", {Role::kEnroller}, TerminalKind::kNone,
+            "Create a customer account (stored value or tokenized card)",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
+              const json& f = in.fields;
+              payments::Account a;
+              FACEPAY_ASSIGN_OR_RETURN(a.id, RequiredId(f, "id"));
+              FACEPAY_ASSIGN_OR_RETURN(std::string kind, OptionalString(f, "kind", 32));
+              FACEPAY_ASSIGN_OR_RETURN(a.kind,
+                                       payments::ParseAccountKind(kind.empty() ? "stored_value" : kind));
+              if (!payments::IsCustomer(a.kind)) {
+                return InvalidArgument("invalid_kind", "kind must be stored_value or card");
+              }
+              FACEPAY_ASSIGN_OR_RETURN(a.currency, OptionalString(f, "currency", 3));
+              if (a.currency.empty()) a.currency = deps.terminals.currency;
+              if (a.kind == payments::AccountKind::kStoredValue) {
+                FACEPAY_ASSIGN_OR_RETURN(int64_t floor, OptionalInt(f, "floor_minor", 0));
+                a.floor_minor = floor;
+              }
+              FACEPAY_ASSIGN_OR_RETURN(a.daily_limit_minor, OptionalInt(f, "daily_limit_minor", 0));
+              FACEPAY_ASSIGN_OR_RETURN(a.concession, OptionalString(f, "concession", 32));
+              FACEPAY_ASSIGN_OR_RETURN(a.card_token, OptionalString(f, "card_token", 128));
+              FACEPAY_ASSIGN_OR_RETURN(a.card_last4, OptionalString(f, "card_last4", 4));
+              FACEPAY_ASSIGN_OR_RETURN(a.card_brand, OptionalString(f, "card_brand", 32));
+              a.created_at_ms = c.now_ms;
+              FACEPAY_ASSIGN_OR_RETURN(payments::Account made, deps.ledger->CreateAccount(a));
+              Audit(c, "account_create", made.id, "ok", {{"kind", kind.empty() ? "stored_value" : kind}});
+              return Reply{201, payments::AccountToJson(made)};
+            }});
+  Register({"GET", "/v1/accounts/{id}", {Role::kEnroller, Role::kAuditor}, TerminalKind::kNone,
+            "An account and its balance", [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(c.Param(1)));
+              return Reply{200, payments::AccountToJson(a)};
+            }});
+  Register({"POST", "/v1/accounts/{id}/topups", {Role::kEnroller}, TerminalKind::kNone,
+            "Top up a stored-value account (idempotent on idempotency_key)",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
+              payments::TopUpRequest r;
+              FACEPAY_ASSIGN_OR_RETURN(r.idempotency_key, RequiredId(in.fields, "idempotency_key"));
+              FACEPAY_ASSIGN_OR_RETURN(r.amount_minor, RequiredAmount(in.fields, "amount_minor"));
+              r.account_id = c.Param(1);
+              FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(r.account_id));
+              r.currency = a.currency;
+              r.source_id = "cash:topup-desk";
+              r.idempotency_key = "topup:" + r.idempotency_key;
+              FACEPAY_ASSIGN_OR_RETURN(auto res, deps.ledger->TopUp(r));
+              Audit(c, "topup", r.account_id,
+                    res.outcome == payments::Outcome::kApproved ? "approved" : "declined",
+                    {{"amount_minor", r.amount_minor}, {"replayed", res.replayed}});
+              return Reply{200, payments::ChargeResultToJson(res)};
+            }});
+  Register({"GET", "/v1/accounts/{id}/transactions", {Role::kEnroller, Role::kAuditor},
+            TerminalKind::kNone, "An account's transactions, newest first (query: limit)",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(int limit, QueryLimit(c.req));
+              FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(c.Param(1)));
+              FACEPAY_ASSIGN_OR_RETURN(auto txns, deps.ledger->store().ListTransactions(a.id, limit));
+              json items = json::array();
+              for (const auto& t : txns) items.push_back(payments::TxnToJson(t));
+              return Reply{200, {{"account_id", a.id}, {"items", items}}};
+            }});
+}
+
+}  // namespace facepay::service

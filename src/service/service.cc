@@ -1,0 +1,414 @@
+#include "facepay/service/service.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <regex>
+
+#include "facepay/service/http_status.h"
+#include "facepay/storage/biometric_stores.h"
+#include "service_impl.h"
+
+namespace facepay::service {
+namespace {
+
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+double MsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+}
+
+// "/v1/gates/{gate}/passages" -> "/v1/gates/([^/]+)/passages"
+std::string PatternOf(const std::string& path) {
+  static const std::regex kParam("\\{[a-z_]+\\}");
+  return std::regex_replace(path, kParam, "([^/]+)");
+}
+
+const char* TerminalNoun(TerminalKind k) {
+  switch (k) {
+    case TerminalKind::kGate: return "gate";
+    case TerminalKind::kTill: return "till";
+    case TerminalKind::kAtm: return "atm";
+    case TerminalKind::kBorder: return "border_post";
+    case TerminalKind::kNone: break;
+  }
+  return "terminal";
+}
+
+bool TerminalExists(const Terminals& t, TerminalKind k, const std::string& id) {
+  switch (k) {
+    case TerminalKind::kGate: return t.gates.count(id) > 0;
+    case TerminalKind::kTill: return t.tills.count(id) > 0;
+    case TerminalKind::kAtm: return t.atms.count(id) > 0;
+    case TerminalKind::kBorder: return t.borders.count(id) > 0;
+    case TerminalKind::kNone: break;
+  }
+  return true;
+}
+
+Reply ErrorReply(const Status& s) { return Reply{HttpStatusOf(s), ErrorJson(s), "", "application/json"}; }
+
+Status EnsureSystemAccount(payments::Ledger& ledger, const std::string& id,
+                           payments::AccountKind kind, const std::string& currency) {
+  auto got = ledger.GetAccount(id);
+  if (got.ok()) {
+    if (got->kind != kind || got->currency != currency) {
+      return FailedPrecondition("system_account_mismatch",
+                                "account " + id + " exists with another kind or currency");
+    }
+    return Status::Ok();
+  }
+  if (got.status().code() != StatusCode::kNotFound) return got.status();
+  payments::Account a;
+  a.id = id;
+  a.kind = kind;
+  a.currency = currency;
+  auto made = ledger.CreateAccount(a);
+  if (!made.ok() && made.status().reason() != "account_exists") return made.status();
+  return Status::Ok();
+}
+
+}  // namespace
+
+inline constexpr const char* kTopUpDeskAccount = "cash:topup-desk";
+
+std::string Fingerprint(const json& fields, const Input& in) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  const std::string f = fields.dump();
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(f.data()), f.size());
+  for (const auto& [name, list] : in.images) {
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(name.data()),
+                              name.size());
+    for (const auto& b : list) {
+      unsigned char h[32];
+      crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(b.data()), b.size(),
+                         nullptr, 0);
+      crypto_generichash_update(&st, h, sizeof h);
+    }
+  }
+  unsigned char out[32];
+  crypto_generichash_final(&st, out, sizeof out);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
+json DecisionJson(const biometrics::Decision& d) {
+  json j = {{"outcome", biometrics::OutcomeName(d.outcome)},
+            {"score", d.score},
+            {"margin", d.margin},
+            {"rule", d.rule},
+            {"second_factor", d.second_factor}};
+  if (d.outcome == biometrics::Outcome::kReject) j["reason"] = biometrics::RejectReasonName(d.reason);
+  if (d.outcome == biometrics::Outcome::kAccept) j["subject_id"] = d.subject_id;
+  return j;
+}
+
+json IdentificationTimings(const Identification& id) {
+  return {{"analyze", id.probe.analyze_ms}, {"search", id.search_ms}, {"decide", id.decide_ms}};
+}
+
+StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOptions options) {
+  if (!deps.pipeline || !deps.bio_store || !deps.gallery || !deps.template_key || !deps.ledger ||
+      !deps.store || !deps.clock) {
+    return InvalidArgument("missing_dependency", "the service needs every part wired in");
+  }
+  if (sodium_init() < 0) return Internal("sodium_init_failed", "libsodium failed to start");
+  if (deps.border_hash_key.size() < 16) {
+    return InvalidArgument("invalid_border_key", "the border hash key must be >= 16 bytes");
+  }
+  const Terminals& t = deps.terminals;
+  FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, t.fares.revenue_account,
+                                              payments::AccountKind::kRevenue, t.currency));
+  for (const auto& [id, till] : t.tills) {
+    FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, till.merchant_account,
+                                                payments::AccountKind::kMerchant, t.currency));
+  }
+  for (const auto& [id, atm] : t.atms) {
+    FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, atm.cash_account,
+                                                payments::AccountKind::kCash, t.currency));
+  }
+  FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, kTopUpDeskAccount,
+                                              payments::AccountKind::kCash, t.currency));
+  auto impl = std::make_unique<Impl>();
+  impl->deps = std::move(deps);
+  impl->options = options;
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (options.tls_cert.empty() || options.tls_key.empty()) {
+      return InvalidArgument("invalid_tls", "TLS needs both --tls-cert and --tls-key");
+    }
+    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
+                                                    options.tls_key.c_str());
+    if (!ssl->is_valid()) {
+      return InvalidArgument("invalid_tls", "cannot load the TLS certificate or key");
+    }
+    impl->server = std::move(ssl);
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  impl->auth = std::make_unique<Authenticator>(*impl->deps.store);
+  impl->limiter = std::make_unique<RateLimiter>(options.default_rate_per_s);
+  impl->transit =
+      std::make_unique<payments::TransitService>(*impl->deps.ledger, impl->deps.terminals.fares);
+  impl->border_log = std::make_unique<payments::BorderLog>(
+      impl->deps.ledger->store(), *impl->deps.clock, impl->deps.border_hash_key);
+  impl->Install();
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() { Stop(); }
+
+StatusOr<int> Service::Listen(const std::string& host, int port) {
+  int bound = port == 0 ? impl_->server->bind_to_any_port(host.c_str())
+                        : (impl_->server->bind_to_port(host.c_str(), port) ? port : -1);
+  if (bound <= 0) {
+    return Unavailable("bind_failed", "cannot listen on " + host + ":" + std::to_string(port));
+  }
+  return bound;
+}
+
+void Service::Run() { impl_->server->listen_after_bind(); }
+
+void Service::Stop() {
+  if (impl_ && !impl_->stopping.exchange(true)) impl_->server->stop();
+}
+
+void Service::Impl::Register(RouteSpec spec) { routes.push_back(std::move(spec)); }
+
+void Service::Impl::Install() {
+  AddAdminRoutes();
+  AddPeopleRoutes();
+  AddTerminalRoutes();
+  const int threads = std::max(1, options.threads);
+  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server->set_payload_max_length(options.max_body_bytes);
+  server->set_read_timeout(30, 0);
+  server->set_write_timeout(30, 0);
+  for (const RouteSpec& spec : routes) {
+    const RouteSpec* s = &spec;
+    auto fn = [this, s](const httplib::Request& req, httplib::Response& res) {
+      Reply r = Dispatch(*s, req);
+      res.status = r.status;
+      if (!r.text.empty()) {
+        res.set_content(r.text, r.content_type.c_str());
+      } else {
+        res.set_content(r.body.dump(), "application/json");
+      }
+    };
+    const std::string pattern = PatternOf(spec.path);
+    if (spec.method == "GET") server->Get(pattern, fn);
+    if (spec.method == "POST") server->Post(pattern, fn);
+    if (spec.method == "DELETE") server->Delete(pattern, fn);
+  }
+  server->set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
+                                       std::exception_ptr ep) {
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
+    } catch (...) {
+      spdlog::error("unhandled exception on {} {}", req.method, req.path);
+    }
+    res.status = 500;
+    res.set_content(ErrorJson(Internal("internal", "")).dump(), "application/json");
+    metrics.ObserveRequest(req.method, "unhandled", 500, 0);
+  });
+  server->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Only reached for errors httplib raises itself (no route, payload too large...).
+    if (!res.body.empty()) return;
+    Status s = res.status == 404   ? NotFound("no_such_route", "no route " + req.method + " " + req.path)
+               : res.status == 413 ? InvalidArgument("payload_too_large", "the request body is too large")
+               : res.status == 405 ? InvalidArgument("method_not_allowed", "method not allowed")
+                                   : InvalidArgument("bad_request", "the request is malformed");
+    const int code = res.status;
+    res.set_content(ErrorJson(s).dump(), "application/json");
+    metrics.ObserveRequest(req.method, "unmatched", code, 0);
+  });
+}
+
+Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req) {
+  const auto t0 = SteadyClock::now();
+  Call call{req, std::nullopt, "", deps.clock->NowMs()};
+  Reply reply;
+  auto run = [&]() -> StatusOr<Reply> {
+    if (!spec.roles.empty()) {
+      std::string header = req.get_header_value("Authorization");
+      if (header.empty()) header = req.get_header_value("X-API-Key");
+      FACEPAY_ASSIGN_OR_RETURN(Principal p, auth->Authenticate(header));
+      const bool role_ok =
+          p.role == Role::kAdmin ||
+          std::find(spec.roles.begin(), spec.roles.end(), p.role) != spec.roles.end();
+      if (!role_ok) {
+        return PermissionDenied("forbidden_role", std::string("a ") + RoleName(p.role) +
+                                                      " key may not call " + spec.method + " " +
+                                                      spec.path);
+      }
+      if (spec.terminal != TerminalKind::kNone) {
+        call.terminal = call.Param(1);
+        if (p.role != Role::kAdmin && !p.BoundTo(call.terminal)) {
+          return PermissionDenied("terminal_not_bound", std::string("this key is not bound to ") +
+                                                            TerminalNoun(spec.terminal) + " " +
+                                                            call.terminal);
+        }
+      }
+      if (!limiter->Allow(p.key_id, p.rate_per_s)) {
+        return ResourceExhausted("rate_limited", "too many requests for this key; slow down");
+      }
+      call.who = std::move(p);
+    }
+    if (spec.terminal != TerminalKind::kNone &&
+        !TerminalExists(deps.terminals, spec.terminal, call.Param(1))) {
+      return NotFound(std::string("unknown_") + TerminalNoun(spec.terminal),
+                      std::string("no ") + TerminalNoun(spec.terminal) + " '" + call.Param(1) +
+                          "'");
+    }
+    call.terminal = call.Param(1);
+    return spec.handler(call);
+  };
+  try {
+    auto r = run();
+    if (r.ok()) {
+      reply = std::move(*r);
+    } else {
+      if (HttpStatusOf(r.status()) >= 500) {
+        spdlog::error("{} {}: {}", req.method, req.path, r.status().ToString());
+      }
+      reply = ErrorReply(r.status());
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: exception: {}", req.method, req.path, e.what());
+    reply = ErrorReply(Internal("internal", e.what()));
+  }
+  metrics.ObserveRequest(spec.method, spec.path, reply.status, MsSince(t0) / 1000.0);
+  return reply;
+}
+
+StatusOr<Probe> Service::Impl::ProbeOf(const Input& in, float cnn_logit_offset,
+                                       bool allow_template) const {
+  if (in.fields.contains("template")) {
+    if (!allow_template) {
+      return InvalidArgument("template_not_allowed", "this route needs camera frames");
+    }
+    if (!in.images.empty()) {
+      return InvalidArgument("frames_and_template", "send either frames or a template");
+    }
+    return ProbeFromTemplate(in.fields, deps.pipeline->pack().params().embedding_dim);
+  }
+  auto it = in.images.find("frames");
+  if (it == in.images.end()) return InvalidArgument("missing_frames", "send 'frames'");
+  ProbeContext ctx;
+  ctx.pipeline = deps.pipeline;
+  ctx.sequence = deps.sequence;
+  ctx.cnn_logit_offset = cnn_logit_offset;
+  if (in.fields.contains("frame_interval_ms")) {
+    const auto& v = in.fields["frame_interval_ms"];
+    if (!v.is_number() || v.get<double>() < 1 || v.get<double>() > 2000) {
+      return InvalidArgument("invalid_frame_interval_ms", "frame_interval_ms must be 1..2000");
+    }
+    ctx.frame_interval_ms = v.get<double>();
+  }
+  return ProbeFromFrames(ctx, it->second);
+}
+
+StatusOr<Identification> Service::Impl::Identify(
+    Probe probe, const std::function<bool(const std::string&)>* second_factor) const {
+  Identification id;
+  const auto t0 = SteadyClock::now();
+  const auto& th = deps.policy.thresholds;
+  if (probe.state == biometrics::ProbeState::kOk || probe.state == biometrics::ProbeState::kSpoof ||
+      probe.state == biometrics::ProbeState::kLowQuality) {
+    FACEPAY_ASSIGN_OR_RETURN(id.top,
+                             deps.gallery->Search(probe.embedding, std::max(10, th.max_candidates)));
+  }
+  id.search_ms = MsSince(t0);
+  const auto t1 = SteadyClock::now();
+  id.decision = second_factor ? biometrics::DecideWithSecondFactor(probe.state, id.top, th,
+                                                                   *second_factor)
+                              : biometrics::Decide(probe.state, id.top, th);
+  id.decide_ms = MsSince(t1);
+  id.probe = std::move(probe);
+  return id;
+}
+
+StatusOr<std::optional<float>> Service::Impl::Verify(const std::string& subject_id,
+                                                     const vision::Embedding& probe) const {
+  std::optional<float> best;
+  for (int64_t tid : deps.gallery->TemplatesOf(subject_id)) {
+    FACEPAY_ASSIGN_OR_RETURN(auto rec, deps.bio_store->GetTemplate(tid));
+    if (!rec) continue;  // erased meanwhile
+    auto e = biometrics::OpenEmbedding(
+        *deps.template_key, rec->sealed,
+        biometrics::TemplateAd(rec->subject_id, rec->template_id, rec->model_id));
+    if (!e.ok()) {
+      spdlog::error("template {} of {} failed authentication: not used", tid, subject_id);
+      continue;
+    }
+    const float s = vision::CosineSimilarity(*e, probe);
+    if (!best || s > *best) best = s;
+  }
+  return best;
+}
+
+void Service::Impl::Audit(const Call& c, const std::string& action, const std::string& target,
+                          const std::string& outcome, json detail) const {
+  AuditRecord rec;
+  rec.at_ms = c.now_ms;
+  rec.actor = c.Actor();
+  rec.action = action;
+  rec.target = target;
+  rec.outcome = outcome;
+  if (!c.terminal.empty()) detail["terminal"] = c.terminal;
+  rec.detail_json = detail.dump();
+  auto s = deps.store->AppendAudit(rec);
+  if (!s.ok()) spdlog::error("audit append failed ({} {}): {}", action, target, s.status().ToString());
+}
+
+StatusOr<std::optional<Reply>> Service::Impl::Replay(const std::string& scope,
+                                                     const std::string& key,
+                                                     const std::string& fingerprint) const {
+  FACEPAY_ASSIGN_OR_RETURN(auto rec, deps.store->GetRequest(scope, key));
+  if (!rec) return std::optional<Reply>();
+  if (rec->fingerprint != fingerprint) {
+    return FailedPrecondition("idempotency_key_reused",
+                              "'" + key + "' was already used with different parameters");
+  }
+  Reply r;
+  r.status = rec->status_code;
+  r.body = json::parse(rec->response_json, nullptr, false);
+  if (r.body.is_discarded()) return DataLoss("bad_request_record", "stored reply is not JSON");
+  r.body["replayed"] = true;
+  return std::optional<Reply>(std::move(r));
+}
+
+Reply Service::Impl::Remember(const std::string& scope, const std::string& key,
+                              const std::string& fingerprint, Reply reply, int64_t now_ms) const {
+  RequestRecord rec;
+  rec.scope = scope;
+  rec.key = key;
+  rec.fingerprint = fingerprint;
+  rec.status_code = reply.status;
+  reply.body["replayed"] = false;
+  rec.response_json = reply.body.dump();
+  rec.at_ms = now_ms;
+  auto prior = deps.store->PutRequestIfAbsent(rec);
+  if (!prior.ok()) {
+    spdlog::error("cannot record request {}/{}: {}", scope, key, prior.status().ToString());
+    return reply;
+  }
+  if (*prior) {  // a concurrent twin answered first: its answer is the answer
+    Reply r;
+    r.status = (*prior)->status_code;
+    r.body = json::parse((*prior)->response_json, nullptr, false);
+    if (!r.body.is_discarded()) {
+      r.body["replayed"] = true;
+      return r;
+    }
+  }
+  return reply;
+}
+
+}  // namespace facepay::service

@@ -1,0 +1,106 @@
+// Internals of Service shared by the route files: the route table, the call context and the
+// helpers every flow uses (decide a probe, audit, idempotent replies).
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "facepay/payments/banking.h"
+#include "facepay/payments/transit.h"
+#include "facepay/service/auth.h"
+#include "facepay/service/metrics.h"
+#include "facepay/service/service.h"
+#include "probe.h"
+#include "request_io.h"
+
+namespace facepay::service {
+
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+  std::string text;  // non-JSON body (metrics), with content_type
+  std::string content_type = "application/json";
+};
+
+enum class TerminalKind { kNone, kGate, kTill, kAtm, kBorder };
+
+struct Call {
+  const httplib::Request& req;
+  std::optional<Principal> who;  // unset on public routes
+  std::string terminal;          // the {gate}/{till}/{atm}/{post} path parameter
+  int64_t now_ms = 0;
+  std::string Param(size_t i) const { return i < req.matches.size() ? req.matches[i].str() : ""; }
+  std::string Actor() const { return who ? who->key_id : "anonymous"; }
+};
+
+using Handler = std::function<StatusOr<Reply>(Call&)>;
+
+struct RouteSpec {
+  std::string method;   // GET | POST | DELETE
+  std::string path;     // OpenAPI form, e.g. /v1/gates/{gate}/passages
+  std::vector<Role> roles;  // empty = public; admin is always allowed
+  TerminalKind terminal = TerminalKind::kNone;
+  std::string summary;
+  Handler handler;
+};
+
+// What one biometric identification concluded.
+struct Identification {
+  Probe probe;
+  biometrics::Decision decision;
+  std::vector<biometrics::Candidate> top;
+  double search_ms = 0, decide_ms = 0;
+};
+
+struct Service::Impl {
+  ServiceDeps deps;
+  ServiceOptions options;
+  std::unique_ptr<httplib::Server> server;
+  Metrics metrics;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<payments::TransitService> transit;
+  std::unique_ptr<payments::BorderLog> border_log;
+  std::vector<RouteSpec> routes;
+  std::atomic<bool> stopping{false};
+
+  void Register(RouteSpec spec);
+  void AddAdminRoutes();
+  void AddPeopleRoutes();
+  void AddTerminalRoutes();
+  void Install();  // routes + handlers into `server`
+  Reply Dispatch(const RouteSpec& spec, const httplib::Request& req);
+
+  // Frames (or an edge template) of the request -> probe, for terminal `cnn_logit_offset`.
+  StatusOr<Probe> ProbeOf(const Input& in, float cnn_logit_offset, bool allow_template) const;
+  // 1:N search + policy; with `second_factor` the candidates are narrowed by it.
+  StatusOr<Identification> Identify(
+      Probe probe, const std::function<bool(const std::string&)>* second_factor = nullptr) const;
+  // 1:1: best score of the probe against the subject's templates; nullopt without templates.
+  StatusOr<std::optional<float>> Verify(const std::string& subject_id,
+                                        const vision::Embedding& probe) const;
+  void Audit(const Call& c, const std::string& action, const std::string& target,
+             const std::string& outcome, nlohmann::json detail) const;
+  // Idempotent requests: returns the stored reply of (scope, key) when there is one (409
+  // idempotency_key_reused when its fingerprint differs), else nullopt.
+  StatusOr<std::optional<Reply>> Replay(const std::string& scope, const std::string& key,
+                                        const std::string& fingerprint) const;
+  // Stores `reply` for (scope, key) unless a concurrent twin stored first: returns the winner.
+  Reply Remember(const std::string& scope, const std::string& key,
+                 const std::string& fingerprint, Reply reply, int64_t now_ms) const;
+};
+
+// BLAKE2b-256 hex of the request parts (idempotency fingerprints).
+std::string Fingerprint(const nlohmann::json& fields, const Input& in);
+nlohmann::json DecisionJson(const biometrics::Decision& d);
+nlohmann::json IdentificationTimings(const Identification& id);
+
+}  // namespace facepay::service

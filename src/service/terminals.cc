@@ -1,0 +1,104 @@
+#include "facepay/service/terminals.h"
+
+#include <filesystem>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "facepay/vision/image_decode.h"
+#include "facepay/vision/sequence_liveness.h"
+
+namespace facepay::service {
+namespace {
+
+using nlohmann::json;
+
+Status Bad(const std::string& what) {
+  return InvalidArgument("invalid_terminals_config", what);
+}
+
+bool ValidId(const std::string& s) {
+  static const std::regex kId("[A-Za-z0-9_.:-]{1,64}");
+  return std::regex_match(s, kId);
+}
+
+std::string Resolve(const std::string& base, const std::string& p) {
+  if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(base) / p).lexically_normal().string();
+}
+
+StatusOr<std::string> Str(const json& o, const char* key, bool required) {
+  if (!o.contains(key)) {
+    if (required) return Bad(std::string("missing field '") + key + "'");
+    return std::string();
+  }
+  if (!o[key].is_string()) return Bad(std::string("field '") + key + "' must be a string");
+  return o[key].get<std::string>();
+}
+
+template <typename T, typename F>
+Status ReadList(const json& root, const char* name, std::map<std::string, T>& out, F fill) {
+  if (!root.contains(name)) return Status::Ok();
+  if (!root[name].is_array() || root[name].size() > 10000) {
+    return Bad(std::string("'") + name + "' must be an array of at most 10000 terminals");
+  }
+  for (const json& o : root[name]) {
+    if (!o.is_object()) return Bad(std::string("'") + name + "' entries must be objects");
+    FACEPAY_ASSIGN_OR_RETURN(std::string id, Str(o, "id", true));
+    if (!ValidId(id)) return Bad(std::string(name) + ": invalid id '" + id + "'");
+    T t;
+    t.id = id;
+    FACEPAY_RETURN_IF_ERROR(fill(o, t));
+    if (!out.emplace(id, std::move(t)).second) {
+      return Bad(std::string(name) + ": duplicate id '" + id + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& base_dir) {
+  json root = json::parse(text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) return Bad("not a JSON object");
+  Terminals t;
+  FACEPAY_ASSIGN_OR_RETURN(t.currency, Str(root, "currency", true));
+  FACEPAY_ASSIGN_OR_RETURN(std::string fares, Str(root, "fares", true));
+  FACEPAY_ASSIGN_OR_RETURN(t.fares, payments::LoadFareConfig(Resolve(base_dir, fares)));
+  if (t.fares.currency != t.currency) return Bad("fares currency differs from 'currency'");
+  FACEPAY_RETURN_IF_ERROR(ReadList(root, "gates", t.gates, [&](const json& o, GateConfig& g) {
+    FACEPAY_ASSIGN_OR_RETURN(g.station, Str(o, "station", true));
+    FACEPAY_ASSIGN_OR_RETURN(g.gate_group, Str(o, "gate_group", false));
+    if (g.gate_group.empty()) g.gate_group = g.station;
+    FACEPAY_ASSIGN_OR_RETURN(std::string dir, Str(o, "direction", false));
+    if (dir == "exit") {
+      g.direction = payments::TapDirection::kExit;
+    } else if (!dir.empty() && dir != "entry") {
+      return Bad("gate " + g.id + ": direction must be entry or exit");
+    }
+    FACEPAY_ASSIGN_OR_RETURN(std::string cam, Str(o, "camera_profile", false));
+    if (!cam.empty()) {
+      FACEPAY_ASSIGN_OR_RETURN(auto prof, vision::LoadCameraProfile(Resolve(base_dir, cam)));
+      g.cnn_logit_offset = prof.cnn_logit_offset;
+    }
+    return Status::Ok();
+  }));
+  FACEPAY_RETURN_IF_ERROR(ReadList(root, "tills", t.tills, [&](const json& o, TillConfig& c) {
+    FACEPAY_ASSIGN_OR_RETURN(c.merchant_account, Str(o, "merchant_account", true));
+    return Status::Ok();
+  }));
+  FACEPAY_RETURN_IF_ERROR(ReadList(root, "atms", t.atms, [&](const json& o, AtmConfig& c) {
+    FACEPAY_ASSIGN_OR_RETURN(c.cash_account, Str(o, "cash_account", true));
+    return Status::Ok();
+  }));
+  FACEPAY_RETURN_IF_ERROR(
+      ReadList(root, "borders", t.borders, [](const json&, BorderConfig&) { return Status::Ok(); }));
+  return t;
+}
+
+StatusOr<Terminals> LoadTerminals(const std::string& path) {
+  FACEPAY_ASSIGN_OR_RETURN(std::string text, vision::ReadFileBounded(path, 4u << 20));
+  return ParseTerminals(text, std::filesystem::path(path).parent_path().string());
+}
+
+}  // namespace facepay::service
