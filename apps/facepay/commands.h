@@ -17,6 +17,8 @@ void AddLivenessCommands(CLI::App& app, int& exit_code);  // liveness_commands.c
 void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.cc
 // enroll, identify, erase, calibrate, policy, eval identify, bench search
 void AddBiometricsCommands(CLI::App& app, int& exit_code);  // biometrics_commands.cc
+void AddServiceCommands(CLI::App& app, int& exit_code);     // service_commands.cc
+void AddDemoCommands(CLI::App& app, int& exit_code);        // demo_commands.cc
 
 // `facepay eval pad --window-ms`: sequence liveness per window with the manifest's model.
 int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   facepay::cli::AddLivenessCommands(app, exit_code);
   facepay::cli::AddPaymentsCommands(app, exit_code);
   facepay::cli::AddBiometricsCommands(app, exit_code);
+  facepay::cli::AddServiceCommands(app, exit_code);
+  facepay::cli::AddDemoCommands(app, exit_code);  // after bench: adds `bench gate`
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
