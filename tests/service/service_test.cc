@@ -1,0 +1,473 @@
+// The service through its real surface: a server on 127.0.0.1:0, a real HTTP client, real
+// images, real stores — every test runs over SQLite and over PostgreSQL.
+#include <atomic>
+#include <mutex>
+#include <chrono>
+#include <thread>
+
+#include "service_fixture.h"
+
+namespace facepay::testing {
+namespace {
+
+using service::Role;
+
+class ServiceFlows : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    FACEPAY_DATA_PATH_OR_RETURN(lfw, "lfw-view1/images");
+    FACEPAY_DATA_PATH_OR_RETURN(nuaa, "nuaa-train/print/0001");
+    lfw_ = lfw;
+    nuaa_ = nuaa;
+    auto loc = TestLocation::Create(GetParam(), "facepay.db");
+    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+    loc_ = std::move(*loc);
+  }
+  void TearDown() override {
+    nodes_.clear();
+    loc_.reset();
+  }
+  Node& StartNode(biometrics::PolicyThresholds policy = {}) {
+    auto n = Node::Start(loc_->location(), policy);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    nodes_.push_back(std::move(*n));
+    return *nodes_.back();
+  }
+  std::string Img(const std::string& person, int i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "_%04d.jpg", i);
+    return lfw_ + "/" + person + "/" + person + buf;
+  }
+  json Frames(const std::vector<std::string>& paths) {
+    json a = json::array();
+    for (const auto& p : paths) a.push_back(Base64(ReadBytes(p)));
+    return a;
+  }
+  // Account + enrollment through the API; returns the account id.
+  std::string EnrollWithAccount(Node& n, const std::string& enroller, const std::string& subject,
+                                const std::string& person, std::vector<int> images,
+                                int64_t balance, const std::string& phone = "") {
+    const std::string account = "acct:" + subject;
+    auto r = n.Post("/v1/accounts", enroller, {{"id", account}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    r = n.Post("/v1/accounts/" + account + "/topups", enroller,
+               {{"idempotency_key", "open-" + subject}, {"amount_minor", balance}});
+    EXPECT_EQ(r.status, 200) << r.raw;
+    std::vector<std::string> paths;
+    for (int i : images) paths.push_back(Img(person, i));
+    json body = {{"id", subject},
+                 {"display_name", person},
+                 {"consent", {{"text_version", "v1"}, {"channel", "kiosk"}}},
+                 {"account_id", account},
+                 {"images", Frames(paths)}};
+    if (!phone.empty()) body["phone_last4"] = phone;
+    r = n.Post("/v1/subjects", enroller, body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return account;
+  }
+  int64_t Balance(Node& n, const std::string& admin, const std::string& account) {
+    auto r = n.Call("GET", "/v1/accounts/" + account, admin);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body.value("balance_minor", int64_t{-1});
+  }
+
+  std::string lfw_, nuaa_;
+  std::unique_ptr<TestLocation> loc_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_P(ServiceFlows, GatePassageChargesOnceAcrossRetriesAndRejectsAPrintedPhoto) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string gate = n.MakeKey(Role::kGate, {"g1"});
+  const std::string acct =
+      EnrollWithAccount(n, enroller, "angelina", "Angelina_Jolie", {3, 4, 8}, 1000);
+
+  const json passage = {{"event_id", "evt-1"}, {"frames", Frames({Img("Angelina_Jolie", 15)})}};
+  auto r = n.Post("/v1/gates/g1/passages", gate, passage);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["decision"]["outcome"], "accept") << r.raw;
+  EXPECT_EQ(r.body["decision"]["subject_id"], "angelina");
+  EXPECT_EQ(r.body["settlement"]["fare_minor"], 250);
+  EXPECT_TRUE(r.body["settlement"]["open_gate"].get<bool>());
+  EXPECT_FALSE(r.body["replayed"].get<bool>());
+  for (const char* stage : {"analyze", "search", "decide", "settle", "total"}) {
+    EXPECT_TRUE(r.body["timings_ms"].contains(stage)) << stage;
+  }
+  EXPECT_EQ(Balance(n, admin, acct), 750);
+
+  // The gate retries (lost response): same answer, no second charge.
+  auto again = n.Post("/v1/gates/g1/passages", gate, passage);
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_TRUE(again.body["replayed"].get<bool>());
+  EXPECT_EQ(again.body["settlement"], r.body["settlement"]);
+  EXPECT_EQ(Balance(n, admin, acct), 750);
+
+  // Same event id, other frame: refused, not charged.
+  auto reused = n.Post("/v1/gates/g1/passages", gate,
+                       {{"event_id", "evt-1"}, {"frames", Frames({Img("Angelina_Jolie", 16)})}});
+  EXPECT_EQ(reused.status, 409) << reused.raw;
+  EXPECT_EQ(reused.body["error"]["code"], "idempotency_key_reused");
+
+  // Concurrent duplicates of a new event (another station, inside the transfer window): one
+  // evaluation wins, every twin gets its answer.
+  std::vector<std::thread> ts;
+  std::mutex mu;
+  std::vector<json> answers;
+  const json dup = {{"event_id", "evt-dup"}, {"frames", Frames({Img("Angelina_Jolie", 15)})}};
+  const std::string gate3 = n.MakeKey(Role::kGate, {"g3"});
+  for (int i = 0; i < 6; ++i) {
+    ts.emplace_back([&] {
+      auto x = n.Post("/v1/gates/g3/passages", gate3, dup);
+      std::lock_guard<std::mutex> lock(mu);
+      answers.push_back(x.body);
+    });
+  }
+  for (auto& t : ts) t.join();
+  int fresh = 0;
+  for (const auto& x : answers) {
+    ASSERT_EQ(x["decision"]["outcome"], "accept") << x.dump();
+    EXPECT_EQ(x["settlement"], answers[0]["settlement"]);
+    fresh += !x["replayed"].get<bool>();
+  }
+  EXPECT_GE(fresh, 1);
+  EXPECT_EQ(answers[0]["settlement"]["reason"], "transfer") << answers[0].dump();
+  EXPECT_LE(*n.ledger().store().CountTransactionsWithKey("gate:g3:evt-dup"), 1);
+  auto txns = n.Call("GET", "/v1/accounts/" + acct + "/transactions", admin);
+  ASSERT_EQ(txns.status, 200);
+  int fares = 0;
+  for (const auto& t : txns.body["items"]) fares += t["kind"] == "fare";
+  EXPECT_EQ(fares, 1) << txns.raw;
+  EXPECT_EQ(Balance(n, admin, acct), 750);
+
+  // A printed photo (NUAA print attack) is rejected as a spoof.
+  auto spoof = n.Post("/v1/gates/g1/passages", gate,
+                      {{"event_id", "evt-print"},
+                       {"frames", Frames({nuaa_ + "/0001_00_00_01_102.jpg"})}});
+  ASSERT_EQ(spoof.status, 200) << spoof.raw;
+  EXPECT_EQ(spoof.body["decision"]["outcome"], "reject");
+  EXPECT_EQ(spoof.body["decision"]["reason"], "spoof") << spoof.raw;
+
+  // Audited, with scores, never images.
+  auto audit = n.Call("GET", "/v1/audit?action=passage", admin);
+  ASSERT_EQ(audit.status, 200);
+  EXPECT_GE(audit.body["items"].size(), 3u);
+  EXPECT_EQ(audit.raw.find(passage["frames"][0].get<std::string>().substr(0, 64)),
+            std::string::npos);
+  auto metrics = n.Call("GET", "/metrics", admin);
+  EXPECT_NE(metrics.raw.find("facepay_decisions_total{flow=\"passage\",outcome=\"accept\""),
+            std::string::npos);
+  EXPECT_NE(metrics.raw.find("facepay_http_request_duration_seconds_bucket"), std::string::npos);
+}
+
+TEST_P(ServiceFlows, TillStepUpCompletesWithTheRightDigitsOnly) {
+  // Accept set above any genuine score: every match lands in the step-up band.
+  biometrics::PolicyThresholds p;
+  p.accept = 0.99f;
+  p.step_up = 0.3f;
+  p.second_factor = 0.3f;
+  Node& n = StartNode(p);
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string till = n.MakeKey(Role::kMerchant, {"t1"});
+  const std::string acct =
+      EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 5000, "4321");
+  auto r = n.Post("/v1/tills/t1/payments", till,
+                  {{"order_id", "o-1"}, {"amount_minor", 1299},
+                   {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["decision"]["outcome"], "step_up") << r.raw;
+  const std::string ch = r.body["challenge"]["id"];
+  EXPECT_EQ(r.raw.find("alvaro"), std::string::npos) << "candidates are never shown to a till";
+
+  auto wrong = n.Post("/v1/tills/t1/payments/" + ch + "/step-up", till, {{"phone_last4", "1111"}});
+  ASSERT_EQ(wrong.status, 200) << wrong.raw;
+  EXPECT_EQ(wrong.body["decision"]["outcome"], "reject");
+  EXPECT_EQ(wrong.body["attempts_left"], 2);
+  EXPECT_EQ(Balance(n, admin, acct), 5000);
+
+  const std::string till2 = n.MakeKey(Role::kMerchant, {"t2"});
+  auto other_till = n.Post("/v1/tills/t2/payments/" + ch + "/step-up", till2, {{"phone_last4", "4321"}});
+  EXPECT_EQ(other_till.status, 404) << "a challenge is bound to its till";
+
+  auto right = n.Post("/v1/tills/t1/payments/" + ch + "/step-up", till, {{"phone_last4", "4321"}});
+  ASSERT_EQ(right.status, 200) << right.raw;
+  EXPECT_EQ(right.body["decision"]["outcome"], "accept") << right.raw;
+  EXPECT_EQ(right.body["settlement"]["outcome"], "approved") << right.raw;
+  EXPECT_EQ(Balance(n, admin, acct), 5000 - 1299);
+
+  auto reuse = n.Post("/v1/tills/t1/payments/" + ch + "/step-up", till, {{"phone_last4", "4321"}});
+  EXPECT_EQ(reuse.status, 409);
+  EXPECT_EQ(reuse.body["error"]["code"], "challenge_used");
+  EXPECT_EQ(Balance(n, admin, acct), 5000 - 1299);
+
+  // Refund by the merchant.
+  const int64_t txn = right.body["settlement"]["receipt"]["txn_id"];
+  auto refund = n.Post("/v1/tills/t1/refunds", till, {{"refund_id", "rf-1"}, {"txn_id", txn}, {"amount_minor", 299}});
+  ASSERT_EQ(refund.status, 200) << refund.raw;
+  EXPECT_EQ(Balance(n, admin, acct), 5000 - 1000);
+}
+
+TEST_P(ServiceFlows, ErasureRemovesTheFaceEverywhereAndKeepsThePaymentHistory) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string gate = n.MakeKey(Role::kGate, {"*"});
+  const std::string acct = EnrollWithAccount(n, enroller, "angelina", "Angelina_Jolie", {3, 4}, 1000);
+  auto r = n.Post("/v1/gates/g1/passages", gate,
+                  {{"event_id", "e1"}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+  ASSERT_EQ(r.body["decision"]["outcome"], "accept") << r.raw;
+  auto del = n.Call("DELETE", "/v1/subjects/angelina", enroller);
+  ASSERT_EQ(del.status, 200) << del.raw;
+  EXPECT_EQ(del.body["templates_removed"], 2);
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina", admin).status, 404);
+  EXPECT_EQ(n.Call("DELETE", "/v1/subjects/angelina", enroller).status, 404);
+  r = n.Post("/v1/gates/g3/passages", gate,
+             {{"event_id", "e2"}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["decision"]["outcome"], "reject");
+  EXPECT_EQ(r.body["decision"]["reason"], "no_match");
+  auto txns = n.Call("GET", "/v1/accounts/" + acct + "/transactions", admin);
+  EXPECT_EQ(txns.body["items"].size(), 2u) << "top-up and fare stay: " << txns.raw;
+  auto audit = n.Call("GET", "/v1/audit?action=erase&target=angelina", admin);
+  EXPECT_EQ(audit.body["items"].size(), 1u);
+}
+
+TEST_P(ServiceFlows, AtmVerifiesOneToOneAndBorderMatchesTheDocumentPhoto) {
+  Node& n = StartNode();
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string atm = n.MakeKey(Role::kAtm, {"a1"});
+  const std::string border = n.MakeKey(Role::kBorder, {"b1"});
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string acct = EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 20000);
+  auto v = n.Post("/v1/atms/a1/verify", atm, {{"account_id", acct}, {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+  ASSERT_EQ(v.status, 200) << v.raw;
+  ASSERT_TRUE(v.body["verified"].get<bool>()) << v.raw;
+  auto w = n.Post("/v1/atms/a1/withdrawals", atm,
+                  {{"verification_id", v.body["verification_id"]}, {"request_id", "w1"}, {"amount_minor", 5000}});
+  ASSERT_EQ(w.status, 200) << w.raw;
+  EXPECT_EQ(w.body["outcome"], "approved");
+  EXPECT_EQ(Balance(n, admin, acct), 15000);
+  auto w2 = n.Post("/v1/atms/a1/withdrawals", atm,
+                   {{"verification_id", v.body["verification_id"]}, {"request_id", "w2"}, {"amount_minor", 5000}});
+  EXPECT_EQ(w2.status, 409) << "one verification, one withdrawal: " << w2.raw;
+  auto impostor = n.Post("/v1/atms/a1/verify", atm,
+                         {{"account_id", acct}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+  ASSERT_EQ(impostor.status, 200);
+  EXPECT_FALSE(impostor.body["verified"].get<bool>()) << impostor.raw;
+
+  auto ok = n.Post("/v1/borders/b1/checks", border,
+                   {{"document_number", "X1234567"},
+                    {"document_photo", Base64(ReadBytes(Img("Alvaro_Uribe", 7)))},
+                    {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_EQ(ok.body["decision"], "admitted") << ok.raw;
+  auto bad = n.Post("/v1/borders/b1/checks", border,
+                    {{"document_number", "X1234567"},
+                     {"document_photo", Base64(ReadBytes(Img("Angelina_Jolie", 3)))},
+                     {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+  ASSERT_EQ(bad.status, 200) << bad.raw;
+  EXPECT_EQ(bad.body["decision"], "referred");
+  EXPECT_EQ(bad.body["reason"], "face_mismatch");
+  auto audit = n.Call("GET", "/v1/audit?action=border_check", admin);
+  EXPECT_EQ(audit.raw.find("X1234567"), std::string::npos) << "document numbers are hashed";
+}
+
+TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthenticated) {
+  Node& n = StartNode();
+  struct Route {
+    std::string method, path;
+  };
+  const std::vector<Route> routes = {
+      {"POST", "/v1/subjects"},        {"GET", "/v1/subjects/x"},
+      {"DELETE", "/v1/subjects/x"},    {"POST", "/v1/accounts"},
+      {"GET", "/v1/accounts/x"},       {"POST", "/v1/accounts/x/topups"},
+      {"GET", "/v1/accounts/x/transactions"},
+      {"POST", "/v1/gates/g1/passages"}, {"POST", "/v1/gates/g1/passages/c/step-up"},
+      {"POST", "/v1/tills/t1/payments"}, {"POST", "/v1/tills/t1/payments/c/step-up"},
+      {"POST", "/v1/tills/t1/refunds"},  {"POST", "/v1/atms/a1/verify"},
+      {"POST", "/v1/atms/a1/withdrawals"}, {"POST", "/v1/borders/b1/checks"},
+      {"GET", "/v1/audit"},            {"GET", "/v1/stats"},
+      {"GET", "/metrics"},             {"POST", "/v1/watchlist"}};
+  // Which route prefixes each role may reach.
+  const std::map<Role, std::vector<std::string>> allowed = {
+      {Role::kEnroller, {"/v1/subjects", "/v1/accounts"}},
+      {Role::kGate, {"/v1/gates/g1"}},
+      {Role::kMerchant, {"/v1/tills/t1"}},
+      {Role::kAtm, {"/v1/atms/a1"}},
+      {Role::kBorder, {"/v1/borders/b1"}},
+      {Role::kAuditor, {"/v1/audit", "/v1/stats", "/metrics", "GET /v1/subjects", "GET /v1/accounts"}}};
+  int checked = 0;
+  for (const auto& [role, prefixes] : allowed) {
+    std::vector<std::string> bind;
+    if (service::RoleNeedsBinding(role)) bind = {"g1", "t1", "a1", "b1"};
+    const std::string key = n.MakeKey(role, bind);
+    for (const Route& r : routes) {
+      bool ok = false;
+      for (const auto& p : prefixes) {
+        const bool method_scoped = p.rfind("GET ", 0) == 0;
+        const std::string pref = method_scoped ? p.substr(4) : p;
+        if (r.path.rfind(pref, 0) == 0 && (!method_scoped || r.method == "GET")) ok = true;
+      }
+      auto res = n.Call(r.method, r.path, key, "{}");
+      if (ok) {
+        EXPECT_NE(res.status, 403) << service::RoleName(role) << " " << r.method << " " << r.path;
+      } else {
+        EXPECT_EQ(res.status, 403) << service::RoleName(role) << " " << r.method << " " << r.path
+                                   << ": " << res.raw;
+        EXPECT_EQ(res.body["error"]["code"], "forbidden_role");
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 60);
+  // Bound to another terminal.
+  const std::string g2 = n.MakeKey(Role::kGate, {"g2"});
+  auto r = n.Post("/v1/gates/g1/passages", g2, {{"event_id", "e"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["error"]["code"], "terminal_not_bound");
+  // Bad, missing and revoked keys.
+  EXPECT_EQ(n.Call("GET", "/v1/stats", "").body["error"]["code"], "missing_api_key");
+  EXPECT_EQ(n.Call("GET", "/v1/stats", "kdeadbeef.00").status, 401);
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  EXPECT_EQ(n.Call("GET", "/v1/stats", admin + "x").status, 401);
+  const std::string auditor = n.MakeKey(Role::kAuditor);
+  ASSERT_EQ(n.Call("GET", "/v1/stats", auditor).status, 200);
+  ASSERT_TRUE(n.store().RevokeKey(auditor.substr(0, auditor.find('.')), 1).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the key cache lives 1 s
+  auto revoked = n.Call("GET", "/v1/stats", auditor);
+  EXPECT_EQ(revoked.status, 401);
+  EXPECT_EQ(revoked.body["error"]["code"], "revoked_api_key");
+}
+
+TEST_P(ServiceFlows, BadInputsGetTheirDocumentedCodesAndTheServerStaysUp) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string jpeg = ReadBytes(Img("Angelina_Jolie", 3));
+  // PNG signature + IHDR of a 20000 x 20000 image (the pixels never follow).
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
+  for (uint32_t v : {20000u, 20000u}) {
+    for (int s = 24; s >= 0; s -= 8) png.push_back(static_cast<char>((v >> s) & 0xff));
+  }
+  png += std::string("\x08\x02\0\0\0\0\0\0\0", 9);
+  struct Case {
+    std::string name, path, body, content_type;
+    int status;
+    std::string code;
+  };
+  const json frame_ok = {{"event_id", "e1"}};
+  const std::vector<Case> cases = {
+      {"empty body", "/v1/gates/g1/passages", "", "application/json", 400, "empty_body"},
+      {"malformed JSON", "/v1/gates/g1/passages", "{\"event_id\": ", "application/json", 400, "malformed_json"},
+      {"JSON array", "/v1/gates/g1/passages", "[1,2]", "application/json", 400, "malformed_json"},
+      {"wrong content type", "/v1/gates/g1/passages", "event_id=e1", "text/plain", 415, "unsupported_media_type"},
+      {"truncated JPEG", "/v1/gates/g1/passages",
+       json{{"event_id", "e2"}, {"frames", {Base64(jpeg.substr(0, jpeg.size() / 3))}}}.dump(),
+       "application/json", 422, "image_truncated"},
+      {"20k x 20k header", "/v1/gates/g1/passages",
+       json{{"event_id", "e3"}, {"frames", {Base64(png)}}}.dump(), "application/json", 413, ""},
+      {"not base64", "/v1/gates/g1/passages", json{{"event_id", "e4"}, {"frames", {"%%%"}}}.dump(),
+       "application/json", 400, "invalid_base64"},
+      {"no frames", "/v1/gates/g1/passages", frame_ok.dump(), "application/json", 400, "missing_frames"},
+      {"bad event id", "/v1/gates/g1/passages", json{{"event_id", "a b"}}.dump(), "application/json", 400, "invalid_event_id"},
+      {"unknown gate", "/v1/gates/nope/passages", frame_ok.dump(), "application/json", 404, "unknown_gate"},
+      {"negative amount", "/v1/tills/t1/payments",
+       json{{"order_id", "o1"}, {"amount_minor", -5}}.dump(), "application/json", 400, "invalid_amount"},
+      {"fractional amount", "/v1/tills/t1/payments",
+       json{{"order_id", "o1"}, {"amount_minor", 1.5}}.dump(), "application/json", 400, "invalid_amount"},
+      {"negative top-up", "/v1/accounts/acct:x/topups",
+       json{{"idempotency_key", "k"}, {"amount_minor", -1}}.dump(), "application/json", 400, "invalid_amount"},
+      {"bad template", "/v1/gates/g1/passages",
+       json{{"event_id", "e5"}, {"template", {1, 2, 3}}}.dump(), "application/json", 422, "invalid_template"},
+      {"unknown account", "/v1/accounts/acct:none/topups",
+       json{{"idempotency_key", "k"}, {"amount_minor", 5}}.dump(), "application/json", 404, ""},
+      {"unknown route", "/v1/nothing", "{}", "application/json", 404, "no_such_route"},
+  };
+  for (const Case& c : cases) {
+    auto r = n.Call("POST", c.path, admin, c.body, c.content_type);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
+    ASSERT_FALSE(r.body.is_discarded()) << c.name << ": " << r.raw;
+    EXPECT_TRUE(r.body["error"].contains("message")) << c.name;
+    if (!c.code.empty()) EXPECT_EQ(r.body["error"]["code"], c.code) << c.name << ": " << r.raw;
+  }
+  // Too many frames and a body over the limit.
+  json many = {{"event_id", "e9"}, {"frames", json::array()}};
+  for (int i = 0; i < 9; ++i) many["frames"].push_back(Base64(jpeg));
+  auto r = n.Post("/v1/gates/g1/passages", admin, many);
+  EXPECT_EQ(r.status, 413) << r.raw;
+  EXPECT_EQ(r.body["error"]["code"], "too_many_images");
+  auto health = n.Call("GET", "/healthz", "");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body["status"], "ok");
+}
+
+TEST_P(ServiceFlows, OpenApiDocumentListsExactlyTheServedRoutes) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  auto doc = n.Call("GET", "/v1/openapi.json", "");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.body["openapi"], "3.0.3");
+  int paths = 0;
+  for (auto it = doc.body["paths"].begin(); it != doc.body["paths"].end(); ++it) {
+    std::string path = it.key();
+    for (const char* p : {"{gate}", "{till}", "{atm}", "{post}", "{id}", "{challenge}"}) {
+      for (size_t at; (at = path.find(p)) != std::string::npos;) {
+        const std::string val = std::string(p) == "{gate}"   ? "g1"
+                                : std::string(p) == "{till}" ? "t1"
+                                : std::string(p) == "{atm}"  ? "a1"
+                                : std::string(p) == "{post}" ? "b1"
+                                                             : "x";
+        path.replace(at, std::string(p).size(), val);
+      }
+    }
+    for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+      std::string method = m.key();
+      for (char& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      auto r = n.Call(method, path, admin, "{}");
+      EXPECT_NE(r.body.value("error", json::object()).value("code", ""), "no_such_route")
+          << method << " " << path;
+      EXPECT_TRUE(m.value().contains("responses")) << path;
+      ++paths;
+    }
+  }
+  EXPECT_GE(paths, 20);
+  // And a route outside the document is not served.
+  EXPECT_EQ(n.Call("POST", "/v1/gates/g1/exits", admin, "{}").body["error"]["code"], "no_such_route");
+}
+
+TEST_P(ServiceFlows, TwoNodesOnOneStoreHonourEnrollmentAndErasureWithinTwoSeconds) {
+  Node& a = StartNode();
+  Node& b = StartNode();
+  const std::string enroller = a.MakeKey(Role::kEnroller);
+  const std::string gate = a.MakeKey(Role::kGate, {"*"});
+  EnrollWithAccount(a, enroller, "angelina", "Angelina_Jolie", {3, 4}, 1000);
+  auto outcome_on_b = [&](const std::string& event) {
+    auto r = b.Post("/v1/gates/g1/passages", gate,
+                    {{"event_id", event}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+    return r.body["decision"].value("outcome", "?");
+  };
+  auto wait_for = [&](const std::string& want, const std::string& tag) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0;; ++i) {
+      if (outcome_on_b(tag + std::to_string(i)) == want) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(5)) return 99.0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  const double enrolled_s = wait_for("accept", "in-");
+  EXPECT_LE(enrolled_s, 2.0) << "node B saw the enrollment after " << enrolled_s << " s";
+  ASSERT_EQ(a.Call("DELETE", "/v1/subjects/angelina", enroller).status, 200);
+  const double erased_s = wait_for("reject", "out-");
+  EXPECT_LE(erased_s, 2.0) << "node B honoured the erasure after " << erased_s << " s";
+  std::cerr << "two nodes (" << GetParam() << "): enrollment visible after " << enrolled_s
+            << " s, erasure after " << erased_s << " s\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ServiceFlows, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace facepay::testing
