@@ -1,8 +1,9 @@
 // PostgreSQL implementation of service::ServiceStore over a small connection pool: each call
 // borrows a session, runs one short READ COMMITTED transaction and gives the session back, so
 // concurrent callers (the HTTP workers) never queue behind one connection. A broken session is
-// dropped and a new one is opened by the next call; a call that lost its session before its
-// transaction began, or whose effect is idempotent, is retried once on a fresh session.
+// dropped (with the idle ones) and a new one is opened by the next call; a call that lost its
+// session before its transaction began, or whose effect is idempotent, is retried once on a
+// fresh session.
 #include <functional>
 #include <mutex>
 
@@ -285,7 +286,9 @@ class PgServiceStore final : public service::ServiceStore {
         Release(std::move(conn));
         return std::move(*out);
       } catch (const pqxx::broken_connection& e) {
-        // conn is dropped; the next Acquire opens a new session.
+        // conn is dropped. A lost session usually means a server restart, which took the idle
+        // ones with it: drop them too, so the retry (and the next calls) connect afresh.
+        DropIdle();
         bool again = attempt == 0 && (!began || retry == Retry::kAlways);
         if (!again) return Unavailable("store_unavailable", e.what());
       } catch (const pqxx::in_doubt_error& e) {
@@ -324,6 +327,12 @@ class PgServiceStore final : public service::ServiceStore {
       }
     }
     return Connect(url_);  // outside the lock: connecting takes a round trip or more
+  }
+
+  void DropIdle() {
+    std::vector<std::unique_ptr<pqxx::connection>> dropped;
+    std::lock_guard lock(mu_);
+    dropped.swap(idle_);  // closed after the unlock (declared first, destroyed last)
   }
 
   void Release(std::unique_ptr<pqxx::connection> c) {

@@ -469,6 +469,14 @@ TEST(PgServiceStore, ReconnectsAfterTheServerDropsItsSessions) {
   auto store = OpenPgServiceStore((*place)->location());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   ASSERT_TRUE((*store)->PutKey(Key("k_a")).ok());
+  {
+    // Several concurrent callers leave several idle sessions in the pool, all about to die.
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&] { EXPECT_TRUE((*store)->GetKey("k_a").ok()); });
+    }
+    for (auto& t : threads) t.join();
+  }
   ASSERT_TRUE((*place)->ExecSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                                 "datname = current_database() AND pid <> pg_backend_pid()")
                   .ok());
