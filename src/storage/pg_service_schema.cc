@@ -63,7 +63,8 @@ Status MigratePgService(pqxx::connection& conn) {
     w.commit();
     return Status::Ok();
   } catch (const pqxx::broken_connection& e) {
-    return Unavailable("store_unavailable", std::string("PostgreSQL migration failed: ") + e.what());
+    return Unavailable("store_unavailable",
+                       std::string("PostgreSQL migration failed: ") + e.what());
   } catch (const std::exception& e) {
     return Unavailable("store_error", std::string("PostgreSQL migration failed: ") + e.what());
   }
@@ -117,9 +118,10 @@ void PreparePgServiceStatements(pqxx::connection& c) {
   // One atomic statement: of concurrent takers only those that still see an untouched,
   // unexpired challenge with attempts left win (the row lock serialises them; READ COMMITTED
   // re-checks the WHERE on the updated row). Returns the row as it is AFTER the update.
-  std::string take = "UPDATE challenges SET attempts_left = attempts_left - 1, used = used OR $3 "
-                     "WHERE id = $1 AND NOT used AND $2 <= expires_at_ms AND attempts_left > 0 "
-                     "RETURNING ";
+  std::string take =
+      "UPDATE challenges SET attempts_left = attempts_left - 1, used = used OR $3 "
+      "WHERE id = $1 AND NOT used AND $2 <= expires_at_ms AND attempts_left > 0 "
+      "RETURNING ";
   take.append(ch_cols);
   c.prepare("svc_take_challenge", take);
   c.prepare("svc_mark_used", "UPDATE challenges SET used = TRUE WHERE id = $1 RETURNING 1");

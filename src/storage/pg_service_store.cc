@@ -132,8 +132,10 @@ class PgServiceStore final : public service::ServiceStore {
   StatusOr<int64_t> AppendAudit(const AuditRecord& a) override {
     FACEPAY_RETURN_IF_ERROR(ValidateAudit(a));
     return Run<int64_t>(Retry::kOnlyBeforeBegin, [&](pqxx::work& w) -> StatusOr<int64_t> {
-      return w.exec_prepared1("svc_append_audit", a.at_ms, a.actor, a.action, a.target,
-                              a.outcome, a.detail_json)[0].as<int64_t>();
+      return w
+          .exec_prepared1("svc_append_audit", a.at_ms, a.actor, a.action, a.target, a.outcome,
+                          a.detail_json)[0]
+          .as<int64_t>();
     });
   }
 
@@ -142,11 +144,11 @@ class PgServiceStore final : public service::ServiceStore {
     return Run<std::vector<AuditRecord>>(
         Retry::kAlways, [&](pqxx::work& w) -> StatusOr<std::vector<AuditRecord>> {
           std::vector<AuditRecord> out;
-          for (const auto& r : w.exec_prepared("svc_query_audit", q.after_seq, q.action,
-                                               q.target, q.limit)) {
+          for (const auto& r :
+               w.exec_prepared("svc_query_audit", q.after_seq, q.action, q.target, q.limit)) {
             out.push_back({r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<std::string>(),
-                           r[3].as<std::string>(), r[4].as<std::string>(),
-                           r[5].as<std::string>(), r[6].as<std::string>()});
+                           r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
+                           r[6].as<std::string>()});
           }
           return out;
         });
@@ -301,10 +303,11 @@ class PgServiceStore final : public service::ServiceStore {
   }
 
   Status Exec(Retry retry, const std::function<Status(pqxx::work&)>& fn) {
-    return Run<bool>(retry, [&](pqxx::work& w) -> StatusOr<bool> {
-             FACEPAY_RETURN_IF_ERROR(fn(w));
-             return true;
-           })
+    return Run<bool>(retry,
+                     [&](pqxx::work& w) -> StatusOr<bool> {
+                       FACEPAY_RETURN_IF_ERROR(fn(w));
+                       return true;
+                     })
         .status();
   }
 

@@ -64,8 +64,8 @@ Status ValidateAudit(const service::AuditRecord& rec) {
 
 Status ValidateAuditQuery(const service::AuditQuery& q) {
   if (q.limit < 1 || q.limit > kMaxAuditLimit) {
-    return InvalidArgument("invalid_limit", "limit must be 1..1000, got " +
-                                                std::to_string(q.limit));
+    return InvalidArgument("invalid_limit",
+                           "limit must be 1..1000, got " + std::to_string(q.limit));
   }
   if (q.after_seq < 0) return InvalidArgument("invalid_seq", "after_seq must be >= 0");
   FACEPAY_RETURN_IF_ERROR(CheckField(q.action, "action", 0, kMaxActionLen, "invalid_action"));

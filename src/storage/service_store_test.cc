@@ -127,8 +127,7 @@ TEST_P(ServiceStoreTest, RevokingTwiceKeepsTheFirstTimeAndStopsCounting) {
 TEST_P(ServiceStoreTest, PagesTheAuditLogBySeqAndFilters) {
   std::vector<int64_t> seqs;
   for (int i = 0; i < 7; ++i) {
-    auto seq = store_->AppendAudit(Audit(i % 2 == 0 ? "passage" : "payment",
-                                         i < 4 ? "s1" : "s2"));
+    auto seq = store_->AppendAudit(Audit(i % 2 == 0 ? "passage" : "payment", i < 4 ? "s1" : "s2"));
     ASSERT_TRUE(seq.ok()) << seq.status().ToString();
     if (!seqs.empty()) {
       EXPECT_GT(*seq, seqs.back());
@@ -239,8 +238,7 @@ TEST_P(ServiceStoreTest, KeepsTheFirstAnswerToAnIdempotentRequest) {
 TEST_P(ServiceStoreTest, ExactlyOneOfEightRacingInsertsOfOneRequestWins) {
   auto second = OpenAnother();  // two nodes on the same data
   ASSERT_TRUE(second.ok()) << second.status().ToString();
-  std::vector<StatusOr<std::optional<RequestRecord>>> results(kThreads,
-                                                              Internal("unset", "unset"));
+  std::vector<StatusOr<std::optional<RequestRecord>>> results(kThreads, Internal("unset", "unset"));
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
@@ -302,7 +300,7 @@ TEST_P(ServiceStoreTest, RefusesExpiredUsedAndUnknownChallenges) {
   ASSERT_TRUE(store_->PutChallenge(MakeChallenge("c1", 3, 10'000)).ok());
   auto late = store_->TakeChallengeAttempt("c1", 10'001, false);
   EXPECT_EQ(late.status().reason(), "challenge_expired");
-  EXPECT_EQ((*store_->GetChallenge("c1"))->attempts_left, 3);  // a refusal changes nothing
+  EXPECT_EQ((*store_->GetChallenge("c1"))->attempts_left, 3);          // a refusal changes nothing
   auto at_expiry = store_->TakeChallengeAttempt("c1", 10'000, false);  // not yet past it
   ASSERT_TRUE(at_expiry.ok()) << at_expiry.status().ToString();
 
@@ -401,8 +399,7 @@ TEST_P(ServiceStoreTest, RefusesFieldsPastTheirBounds) {
   huge.response_json.pop_back();
   ASSERT_TRUE(store_->PutRequestIfAbsent(huge).ok());
   EXPECT_EQ((*store_->GetRequest("passage:g1", "e1"))->response_json.size(), 1024u * 1024);
-  EXPECT_EQ(store_->PutRequestIfAbsent(Request("", "fp")).status().reason(),
-            "invalid_request_key");
+  EXPECT_EQ(store_->PutRequestIfAbsent(Request("", "fp")).status().reason(), "invalid_request_key");
   EXPECT_EQ(store_->LinkSubject("", "a").reason(), "invalid_subject_id");
 }
 
@@ -433,10 +430,13 @@ TEST_P(ServiceStoreTest, KeepsEverythingAcrossAReopen) {
 TEST_P(ServiceStoreTest, MigratesOnceAndRefusesANewerSchema) {
   store_.reset();
   ASSERT_TRUE(OpenAnother().ok());  // reopening applies nothing twice
-  ASSERT_TRUE(place_->ExecSql("CREATE TABLE probe AS SELECT COUNT(*) AS n, MAX(version) AS v"
-                              " FROM service_schema_version").ok());
-  ASSERT_TRUE(place_->ExecSql("INSERT INTO subject_links(subject_id, account_id) SELECT "
-                              "'n' || CAST(n AS TEXT), 'v' || CAST(v AS TEXT) FROM probe")
+  ASSERT_TRUE(place_
+                  ->ExecSql("CREATE TABLE probe AS SELECT COUNT(*) AS n, MAX(version) AS v"
+                            " FROM service_schema_version")
+                  .ok());
+  ASSERT_TRUE(place_
+                  ->ExecSql("INSERT INTO subject_links(subject_id, account_id) SELECT "
+                            "'n' || CAST(n AS TEXT), 'v' || CAST(v AS TEXT) FROM probe")
                   .ok());
   auto s = OpenAnother();
   ASSERT_TRUE(s.ok());
@@ -477,14 +477,16 @@ TEST(PgServiceStore, ReconnectsAfterTheServerDropsItsSessions) {
     }
     for (auto& t : threads) t.join();
   }
-  ASSERT_TRUE((*place)->ExecSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> pg_backend_pid()")
+  ASSERT_TRUE((*place)
+                  ->ExecSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "datname = current_database() AND pid <> pg_backend_pid()")
                   .ok());
   auto got = (*store)->GetKey("k_a");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_TRUE(got->has_value());
-  ASSERT_TRUE((*place)->ExecSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> pg_backend_pid()")
+  ASSERT_TRUE((*place)
+                  ->ExecSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "datname = current_database() AND pid <> pg_backend_pid()")
                   .ok());
   // A write whose session died before its transaction began is retried too.
   EXPECT_TRUE((*store)->AppendAudit(Audit("key_create", "k_a")).ok());

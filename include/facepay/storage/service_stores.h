@@ -11,6 +11,10 @@
 // unlinked subject and MarkChallengeUsed of a used challenge are no-ops (ok);
 // MarkChallengeUsed of an unknown id is NotFound("challenge_not_found"); every
 // TakeChallengeAttempt consumes one attempt; a challenge is expired when now_ms > expires_at_ms.
+//
+// On PostgreSQL the audit seq is a BIGSERIAL: it is strictly increasing, but concurrent appends
+// may become visible out of seq order, so a reader paging by after_seq can miss a row that
+// commits late. On SQLite appends are serialised and become visible in seq order.
 #pragma once
 
 #include <memory>
