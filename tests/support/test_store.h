@@ -1,8 +1,8 @@
-// A fresh, empty ledger store for one test, on SQLite (a temp file) or PostgreSQL (a new
-// database in the test server started by tests/support/pg-test-server). Removed on
-// destruction. The PostgreSQL URL comes from $FACEPAY_TEST_PG_URL, else from the file named by
-// $FACEPAY_TEST_PG_URL_FILE (ctest sets it); without either, Create fails with a message that
-// says how to get a server: PostgreSQL tests are required, never silently skipped.
+// A fresh, empty ledger store for one test in a TestLocation: on SQLite (a temp file) or
+// PostgreSQL (a new database in the test server started by tests/support/pg-test-server).
+// Removed on destruction. The PostgreSQL URL comes from $FACEPAY_TEST_PG_URL, else from the file
+// named by $FACEPAY_TEST_PG_URL_FILE (ctest sets it); without either, Create fails with a
+// message that says how to get a server: PostgreSQL tests are required, never silently skipped.
 #pragma once
 
 #include <memory>
@@ -11,6 +11,7 @@
 #include "facepay/common/status_or.h"
 #include "facepay/payments/ledger_store.h"
 #include "facepay/storage/ledger_stores.h"
+#include "test_location.h"
 
 namespace facepay::testing {
 
@@ -23,7 +24,7 @@ class TestStore {
 
   payments::LedgerStore& store() { return *store_; }
   // Where the store lives (file path or URL), to open it again or from a child process.
-  const std::string& location() const { return location_; }
+  const std::string& location() const { return place_->location(); }
   // Opens a second, independent store on the same data (another node / session).
   StatusOr<std::unique_ptr<payments::LedgerStore>> OpenAnother(storage::StoreOptions opts = {});
   // Closes and reopens the store (as after a restart).
@@ -34,16 +35,9 @@ class TestStore {
 
  private:
   TestStore() = default;
-  std::string backend_;
-  std::string location_;
-  std::string admin_url_;  // postgres: where the database was created
-  std::string db_name_;
-  std::string temp_dir_;  // sqlite
+  std::unique_ptr<TestLocation> place_;  // file or database; outlives store_
   storage::StoreOptions opts_;
   std::unique_ptr<payments::LedgerStore> store_;
 };
-
-// The admin URL of the test PostgreSQL server, or an error explaining how to get one.
-StatusOr<std::string> TestPgAdminUrl();
 
 }  // namespace facepay::testing
