@@ -48,6 +48,36 @@ std::string WithDatabase(const std::string& url, const std::string& db) {
 }
 }  // namespace
 
+StatusOr<TestPgDatabase> CreateTestPgDatabase() {
+  TestPgDatabase d;
+  FACEPAY_ASSIGN_OR_RETURN(d.admin_url, TestPgAdminUrl());
+  d.name = "facepay_t_" + UniqueSuffix();
+  try {
+    pqxx::connection c(d.admin_url);
+    pqxx::nontransaction n(c);
+    n.exec("CREATE DATABASE " + d.name);
+  } catch (const std::exception& e) {
+    std::string msg = "cannot create a test database on ";
+    msg += d.admin_url;
+    msg += ": ";
+    msg += e.what();
+    return Unavailable("no_test_postgres", msg);
+  }
+  d.url = WithDatabase(d.admin_url, d.name);
+  return d;
+}
+
+void DropTestPgDatabase(const TestPgDatabase& d) {
+  if (d.name.empty()) return;
+  try {
+    pqxx::connection c(d.admin_url);
+    pqxx::nontransaction n(c);
+    n.exec("DROP DATABASE IF EXISTS " + d.name + " WITH (FORCE)");
+  } catch (const std::exception&) {
+    // The throwaway server is deleted at the end of the run anyway.
+  }
+}
+
 StatusOr<std::unique_ptr<TestStore>> TestStore::Create(const std::string& backend,
                                                        storage::StoreOptions opts) {
   std::unique_ptr<TestStore> t(new TestStore());

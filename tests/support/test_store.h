@@ -46,4 +46,14 @@ class TestStore {
 // The admin URL of the test PostgreSQL server, or an error explaining how to get one.
 StatusOr<std::string> TestPgAdminUrl();
 
+// A new, empty database in the test server (Unavailable("no_test_postgres") without one).
+struct TestPgDatabase {
+  std::string admin_url;  // where it was created
+  std::string name;
+  std::string url;  // connects to it
+};
+StatusOr<TestPgDatabase> CreateTestPgDatabase();
+// Drops it (forcing other sessions out); errors are ignored.
+void DropTestPgDatabase(const TestPgDatabase& db);
+
 }  // namespace facepay::testing
