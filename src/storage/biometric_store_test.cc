@@ -60,8 +60,9 @@ class BiometricStoreTest : public ::testing::TestWithParam<std::string> {
 TEST_P(BiometricStoreTest, EnrollGetListEraseRoundTripWithReasonTokens) {
   auto& s = store();
   EXPECT_EQ(s.Backend(), GetParam());
-  ASSERT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(20, "alice"),
-                                                     MakeTemplate(10, "alice")}).ok());
+  ASSERT_TRUE(
+      s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(20, "alice"), MakeTemplate(10, "alice")})
+          .ok());
   auto got = s.GetSubject("alice");
   ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
   const Subject& a = **got;
@@ -78,8 +79,8 @@ TEST_P(BiometricStoreTest, EnrollGetListEraseRoundTripWithReasonTokens) {
   EXPECT_EQ(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(30, "alice")}).reason(),
             "subject_exists");
   // A template id collision fails the whole enrolment: no subject, no log entry.
-  EXPECT_EQ(s.EnrollSubject(MakeSubject("bob"), {MakeTemplate(40, "bob"),
-                                                 MakeTemplate(10, "bob")}).reason(),
+  EXPECT_EQ(s.EnrollSubject(MakeSubject("bob"), {MakeTemplate(40, "bob"), MakeTemplate(10, "bob")})
+                .reason(),
             "template_exists");
   EXPECT_FALSE(*s.GetSubject("bob"));
   EXPECT_FALSE(*s.GetTemplate(40));
@@ -228,7 +229,8 @@ TEST_P(BiometricStoreTest, AFollowerNeverSkipsAChangeWhileTwoStoresWrite) {
     for (int i = 0; i < 40; ++i) {
       const std::string id = prefix + std::to_string(i);
       if (!st->EnrollSubject(MakeSubject(id), {MakeTemplate(id_base + 2 * i, id),
-                                               MakeTemplate(id_base + 2 * i + 1, id)}).ok()) {
+                                               MakeTemplate(id_base + 2 * i + 1, id)})
+               .ok()) {
         ++errors;
       }
       if (i % 3 == 0 && !st->EraseSubject(id, 7).ok()) ++errors;

@@ -61,8 +61,7 @@ Status MigratePgBiometrics(pqxx::connection& conn) {
     w.exec(lock_sql);
     w.exec("CREATE TABLE IF NOT EXISTS biometric_schema_version(version INTEGER NOT NULL)");
     int64_t version =
-        w.exec1("SELECT COALESCE(MAX(version), 0) FROM biometric_schema_version")[0]
-            .as<int64_t>();
+        w.exec1("SELECT COALESCE(MAX(version), 0) FROM biometric_schema_version")[0].as<int64_t>();
     const auto& migrations = Migrations();
     if (version > static_cast<int64_t>(migrations.size())) {
       std::string msg = "database biometric schema version ";

@@ -47,8 +47,7 @@ void PrepareStatements(pqxx::connection& c) {
             "consent_channel, phone_last4_hash, pin_hash, created_at_ms FROM subjects "
             "WHERE id = $1");
   c.prepare("bio_lock_subject", "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE");
-  c.prepare("bio_subject_templates",
-            "SELECT id FROM templates WHERE subject_id = $1 ORDER BY id");
+  c.prepare("bio_subject_templates", "SELECT id FROM templates WHERE subject_id = $1 ORDER BY id");
   c.prepare("bio_delete_templates", "DELETE FROM templates WHERE subject_id = $1");
   c.prepare("bio_delete_subject", "DELETE FROM subjects WHERE id = $1");
   c.prepare("bio_insert_erasure",
@@ -108,7 +107,7 @@ TemplateRecord ReadTemplate(const pqxx::row& r) {
 
 // Reserves `n` change-log sequence numbers (the head's row lock is held until commit) and
 // returns the first.
-int64_t ReserveSequences(pqxx::work& w, int64_t n) {
+int64_t ReserveSequences(pqxx::transaction_base& w, int64_t n) {
   return w.exec_prepared1("bio_advance_log", n)[0].as<int64_t>() - n + 1;
 }
 
@@ -118,76 +117,79 @@ class PgBiometricStore final : public biometrics::BiometricStore {
       : url_(std::move(url)), conn_(std::move(conn)) {}
 
   Status EnrollSubject(const Subject& s, const std::vector<TemplateRecord>& templates) override {
-    return Run<bool>([&](pqxx::work& w) -> StatusOr<bool> {
-      if (w.exec_prepared("bio_insert_subject", s.id, s.display_name, s.external_ref,
-                          s.consent.text_version, s.consent.at_ms, s.consent.channel,
-                          s.phone_last4_hash, s.pin_hash, s.created_at_ms)
-              .empty()) {
-        return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
-      }
-      for (const auto& t : templates) {
-        if (w.exec_prepared("bio_insert_template", t.template_id, s.id, t.model_id,
-                            static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
-                            t.created_at_ms)
-                .empty()) {
-          return AlreadyExists("template_exists", "template id collision");
-        }
-      }
-      // Appended last, so the head's row lock is held only until the commit.
-      if (!templates.empty()) {
-        int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
-        for (const auto& t : templates) {
-          w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, s.id,
-                          t.created_at_ms);
-        }
-      }
-      return true;
-    }).status();
+    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+             if (w.exec_prepared("bio_insert_subject", s.id, s.display_name, s.external_ref,
+                                 s.consent.text_version, s.consent.at_ms, s.consent.channel,
+                                 s.phone_last4_hash, s.pin_hash, s.created_at_ms)
+                     .empty()) {
+               return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
+             }
+             for (const auto& t : templates) {
+               if (w.exec_prepared("bio_insert_template", t.template_id, s.id, t.model_id,
+                                   static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
+                                   t.created_at_ms)
+                       .empty()) {
+                 return AlreadyExists("template_exists", "template id collision");
+               }
+             }
+             // Appended last, so the head's row lock is held only until the commit.
+             if (!templates.empty()) {
+               int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
+               for (const auto& t : templates) {
+                 w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, s.id,
+                                 t.created_at_ms);
+               }
+             }
+             return true;
+           })
+        .status();
   }
 
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
-    return Run<std::optional<Subject>>([&](pqxx::work& w) -> StatusOr<std::optional<Subject>> {
-      pqxx::result r = w.exec_prepared("bio_get_subject", id);
-      if (r.empty()) return std::optional<Subject>();
-      const auto& row = r[0];
-      Subject s;
-      s.id = row[0].c_str();
-      s.display_name = row[1].c_str();
-      s.external_ref = row[2].c_str();
-      s.consent = {row[3].c_str(), row[4].as<int64_t>(), row[5].c_str()};
-      s.phone_last4_hash = row[6].c_str();
-      s.pin_hash = row[7].c_str();
-      s.created_at_ms = row[8].as<int64_t>();
-      return std::optional<Subject>(std::move(s));
-    });
+    return Read<std::optional<Subject>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<Subject>> {
+          pqxx::result r = w.exec_prepared("bio_get_subject", id);
+          if (r.empty()) return std::optional<Subject>();
+          const auto& row = r[0];
+          Subject s;
+          s.id = row[0].c_str();
+          s.display_name = row[1].c_str();
+          s.external_ref = row[2].c_str();
+          s.consent = {row[3].c_str(), row[4].as<int64_t>(), row[5].c_str()};
+          s.phone_last4_hash = row[6].c_str();
+          s.pin_hash = row[7].c_str();
+          s.created_at_ms = row[8].as<int64_t>();
+          return std::optional<Subject>(std::move(s));
+        });
   }
 
   StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at_ms) override {
-    return Run<std::vector<int64_t>>([&](pqxx::work& w) -> StatusOr<std::vector<int64_t>> {
-      // FOR UPDATE: a concurrent erasure of the same subject waits, then finds no row.
-      if (w.exec_prepared("bio_lock_subject", id).empty()) {
-        return NotFound("subject_not_found", "no subject " + id);
-      }
-      std::vector<int64_t> removed;
-      for (const auto& row : w.exec_prepared("bio_subject_templates", id)) {
-        removed.push_back(row[0].as<int64_t>());
-      }
-      w.exec_prepared("bio_delete_templates", id);
-      w.exec_prepared("bio_delete_subject", id);
-      w.exec_prepared("bio_insert_erasure", id, static_cast<int64_t>(removed.size()), at_ms);
-      if (!removed.empty()) {
-        int64_t seq = ReserveSequences(w, static_cast<int64_t>(removed.size()));
-        for (int64_t t : removed) {
-          w.exec_prepared("bio_log_change", seq++, std::string("remove"), t, id, at_ms);
-        }
-      }
-      return removed;
-    });
+    return Run<std::vector<int64_t>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::vector<int64_t>> {
+          // FOR UPDATE: a concurrent erasure of the same subject waits, then finds no row.
+          if (w.exec_prepared("bio_lock_subject", id).empty()) {
+            return NotFound("subject_not_found", "no subject " + id);
+          }
+          std::vector<int64_t> removed;
+          for (const auto& row : w.exec_prepared("bio_subject_templates", id)) {
+            removed.push_back(row[0].as<int64_t>());
+          }
+          w.exec_prepared("bio_delete_templates", id);
+          w.exec_prepared("bio_delete_subject", id);
+          w.exec_prepared("bio_insert_erasure", id, static_cast<int64_t>(removed.size()), at_ms);
+          if (!removed.empty()) {
+            int64_t seq = ReserveSequences(w, static_cast<int64_t>(removed.size()));
+            for (int64_t t : removed) {
+              w.exec_prepared("bio_log_change", seq++, std::string("remove"), t, id, at_ms);
+            }
+          }
+          return removed;
+        });
   }
 
   StatusOr<std::vector<TemplateRecord>> ListTemplates() override {
-    return Run<std::vector<TemplateRecord>>(
-        [&](pqxx::work& w) -> StatusOr<std::vector<TemplateRecord>> {
+    return Read<std::vector<TemplateRecord>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::vector<TemplateRecord>> {
           std::vector<TemplateRecord> out;
           for (const auto& row : w.exec_prepared("bio_list_templates")) {
             out.push_back(ReadTemplate(row));
@@ -197,8 +199,8 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   StatusOr<std::optional<TemplateRecord>> GetTemplate(int64_t template_id) override {
-    return Run<std::optional<TemplateRecord>>(
-        [&](pqxx::work& w) -> StatusOr<std::optional<TemplateRecord>> {
+    return Read<std::optional<TemplateRecord>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<TemplateRecord>> {
           pqxx::result r = w.exec_prepared("bio_get_template", template_id);
           std::optional<TemplateRecord> out;
           if (!r.empty()) out = ReadTemplate(r[0]);
@@ -211,22 +213,22 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   StatusOr<int64_t> LatestSequence() override { return ScalarInt("bio_latest_seq"); }
 
   StatusOr<std::vector<TemplateChange>> ChangesSince(int64_t after, int limit) override {
-    return Run<std::vector<TemplateChange>>(
-        [&](pqxx::work& w) -> StatusOr<std::vector<TemplateChange>> {
+    return Read<std::vector<TemplateChange>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::vector<TemplateChange>> {
           std::vector<TemplateChange> out;
           for (const auto& row : w.exec_prepared("bio_changes_since", after, limit)) {
-            out.push_back({row[0].as<int64_t>(),
-                           std::string(row[1].c_str()) == "add" ? ChangeOp::kAdd
-                                                                : ChangeOp::kRemove,
-                           row[2].as<int64_t>(), row[3].c_str()});
+            out.push_back(
+                {row[0].as<int64_t>(),
+                 std::string(row[1].c_str()) == "add" ? ChangeOp::kAdd : ChangeOp::kRemove,
+                 row[2].as<int64_t>(), row[3].c_str()});
           }
           return out;
         });
   }
 
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return Run<std::optional<std::string>>(
-        [&](pqxx::work& w) -> StatusOr<std::optional<std::string>> {
+    return Read<std::optional<std::string>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<std::string>> {
           pqxx::result r = w.exec_prepared("bio_get_meta", key);
           std::optional<std::string> out;
           if (!r.empty()) out = Bytes(r[0][0]);
@@ -235,26 +237,29 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
-    return Run<bool>([&](pqxx::work& w) -> StatusOr<bool> {
-      w.exec_prepared("bio_put_meta", key, pqxx::binarystring(value));
-      return true;
-    }).status();
+    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+             w.exec_prepared("bio_put_meta", key, pqxx::binarystring(value));
+             return true;
+           })
+        .status();
   }
 
   Status PutPolicy(const StoredPolicy& p) override {
-    return Run<bool>([&](pqxx::work& w) -> StatusOr<bool> {
-      const auto& t = p.thresholds;
-      w.exec_prepared("bio_put_policy", p.model_id, static_cast<double>(t.accept),
-                      static_cast<double>(t.step_up), static_cast<double>(t.second_factor),
-                      static_cast<double>(t.margin), t.max_candidates, p.target_fpir,
-                      p.measured_fpir, p.gallery_size, p.impostor_probes, p.calibrated_at_ms);
-      return true;
-    }).status();
+    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+             const auto& t = p.thresholds;
+             w.exec_prepared("bio_put_policy", p.model_id, static_cast<double>(t.accept),
+                             static_cast<double>(t.step_up), static_cast<double>(t.second_factor),
+                             static_cast<double>(t.margin), t.max_candidates, p.target_fpir,
+                             p.measured_fpir, p.gallery_size, p.impostor_probes,
+                             p.calibrated_at_ms);
+             return true;
+           })
+        .status();
   }
 
   StatusOr<std::optional<StoredPolicy>> GetPolicy(const std::string& model_id) override {
-    return Run<std::optional<StoredPolicy>>(
-        [&](pqxx::work& w) -> StatusOr<std::optional<StoredPolicy>> {
+    return Read<std::optional<StoredPolicy>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<StoredPolicy>> {
           pqxx::result r = w.exec_prepared("bio_get_policy", model_id);
           if (r.empty()) return std::optional<StoredPolicy>();
           const auto& row = r[0];
@@ -281,12 +286,27 @@ class PgBiometricStore final : public biometrics::BiometricStore {
  private:
   // Runs `fn` in one READ COMMITTED transaction; commits when it returns ok, else rolls back.
   template <typename T>
-  StatusOr<T> Run(const std::function<StatusOr<T>(pqxx::work&)>& fn) {
+  StatusOr<T> Run(const std::function<StatusOr<T>(pqxx::transaction_base&)>& fn) {
+    return Session<T>(fn, /*write=*/true);
+  }
+  // Runs a single-statement read without BEGIN/COMMIT (one round trip instead of three; one
+  // statement sees one snapshot anyway).
+  template <typename T>
+  StatusOr<T> Read(const std::function<StatusOr<T>(pqxx::transaction_base&)>& fn) {
+    return Session<T>(fn, /*write=*/false);
+  }
+
+  template <typename T>
+  StatusOr<T> Session(const std::function<StatusOr<T>(pqxx::transaction_base&)>& fn, bool write) {
     std::lock_guard lock(mu_);
     for (int attempt = 0;; ++attempt) {
       try {
         if (!conn_ || !conn_->is_open()) {
           FACEPAY_ASSIGN_OR_RETURN(conn_, Connect(url_));
+        }
+        if (!write) {
+          pqxx::nontransaction n(*conn_);
+          return fn(n);
         }
         pqxx::work w(*conn_);
         StatusOr<T> r = fn(w);
@@ -308,7 +328,7 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   StatusOr<int64_t> ScalarInt(const char* statement) {
-    return Run<int64_t>([&](pqxx::work& w) -> StatusOr<int64_t> {
+    return Read<int64_t>([&](pqxx::transaction_base& w) -> StatusOr<int64_t> {
       return w.exec_prepared1(statement)[0].as<int64_t>();
     });
   }
@@ -320,8 +340,7 @@ class PgBiometricStore final : public biometrics::BiometricStore {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(
-    const std::string& url) {
+StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(const std::string& url) {
   FACEPAY_ASSIGN_OR_RETURN(auto conn, Connect(url));
   FACEPAY_RETURN_IF_ERROR(MigratePgBiometrics(*conn));
   return std::unique_ptr<biometrics::BiometricStore>(new PgBiometricStore(url, std::move(conn)));
