@@ -9,7 +9,9 @@
 namespace facepay::cli {
 
 void AddBioOptions(CLI::App* cmd, BioCommon& c) {
-  cmd->add_option("--store", c.store, "SQLite file (default data/facepay.db)");
+  cmd->add_option("--store", c.store,
+                  "SQLite file path or postgres:// URL (default data/facepay.db); nodes sharing "
+                  "a PostgreSQL store follow each other's enrolments and erasures");
   cmd->add_option("--key-file", c.key_file,
                   "Template key file (default data/template.key; $FACEPAY_TEMPLATE_KEY wins)");
   cmd->add_option("--snapshot", c.snapshot, "Gallery index snapshot (default data/gallery.faiss)");
@@ -20,10 +22,12 @@ void AddBioOptions(CLI::App* cmd, BioCommon& c) {
 StatusOr<BioContext> OpenBio(const BioCommon& c, bool create_key, bool need_pipeline,
                              int instances) {
   BioContext ctx;
-  auto parent = std::filesystem::path(c.store).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  FACEPAY_ASSIGN_OR_RETURN(ctx.store, storage::OpenSqliteBiometricStore(c.store));
+  if (c.store.rfind("postgres", 0) != 0) {  // a SQLite path: create its folder
+    auto parent = std::filesystem::path(c.store).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  }
+  FACEPAY_ASSIGN_OR_RETURN(ctx.store, storage::OpenBiometricStore(c.store));
   bool created = false;
   FACEPAY_ASSIGN_OR_RETURN(auto key, biometrics::TemplateKey::Resolve(c.key_file, create_key,
                                                                       &created));

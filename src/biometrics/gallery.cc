@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,8 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
 
 // Templates fetched per subject asked for (subjects may have several templates).
 constexpr int kTemplatesPerSubject = 4;
+// Change-log entries read per ChangesSince call while catching up.
+constexpr int kCatchUpPage = 256;
 
 }  // namespace
 
@@ -170,17 +173,21 @@ StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
   }
   std::lock_guard wlock(write_mu_);
   FACEPAY_RETURN_IF_ERROR(store_.EnrollSubject(subject, records));
-  FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
   std::vector<int64_t> ids;
-  std::lock_guard turn(turnstile_);
-  std::unique_lock lock(mu_);
-  for (size_t i = 0; i < records.size(); ++i) {
-    FACEPAY_RETURN_IF_ERROR(index_->Add(records[i].template_id, templates[i].embedding));
-    subject_of_[records[i].template_id] = subject.id;
-    labels_of_[subject.id].push_back(records[i].template_id);
-    ids.push_back(records[i].template_id);
+  {
+    std::lock_guard turn(turnstile_);
+    std::unique_lock lock(mu_);
+    for (size_t i = 0; i < records.size(); ++i) {
+      FACEPAY_RETURN_IF_ERROR(index_->Add(records[i].template_id, templates[i].embedding));
+      subject_of_[records[i].template_id] = subject.id;
+      labels_of_[subject.id].push_back(records[i].template_id);
+      ids.push_back(records[i].template_id);
+    }
   }
-  sequence_ = seq;
+  // Not sequence_ = LatestSequence(): another node may have committed a change below ours that
+  // this index lacks. Catching up applies those and skips our own (already indexed). A failure
+  // here leaves sequence_ behind, which the next CatchUp (or a stale snapshot) repairs.
+  (void)CatchUpLocked();
   return ids;
 }
 
@@ -188,22 +195,116 @@ StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
   FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
   std::lock_guard wlock(write_mu_);
   FACEPAY_ASSIGN_OR_RETURN(auto removed, store_.EraseSubject(subject_id, now_ms));
-  FACEPAY_ASSIGN_OR_RETURN(int64_t seq, store_.LatestSequence());
-  std::lock_guard turn(turnstile_);
-  std::unique_lock lock(mu_);
-  // Remove what the index holds for the subject, whatever the store listed (a tampered
-  // template was never indexed; a template enrolled by another process may not be here).
-  std::unordered_set<int64_t> labels(removed.begin(), removed.end());
-  if (auto it = labels_of_.find(subject_id); it != labels_of_.end()) {
-    labels.insert(it->second.begin(), it->second.end());
-    labels_of_.erase(it);
+  {
+    std::lock_guard turn(turnstile_);
+    std::unique_lock lock(mu_);
+    // Remove what the index holds for the subject, whatever the store listed (a tampered
+    // template was never indexed; a template enrolled by another process may not be here).
+    std::unordered_set<int64_t> labels(removed.begin(), removed.end());
+    if (auto it = labels_of_.find(subject_id); it != labels_of_.end()) {
+      labels.insert(it->second.begin(), it->second.end());
+    }
+    for (int64_t label : labels) FACEPAY_RETURN_IF_ERROR(DropLabelLocked(label));
   }
-  for (int64_t label : labels) {
-    if (index_->Contains(label)) FACEPAY_RETURN_IF_ERROR(index_->Remove(label));
-    subject_of_.erase(label);
-  }
-  sequence_ = seq;
+  (void)CatchUpLocked();  // see Enroll
   return removed.size();
+}
+
+Status Gallery::DropLabelLocked(int64_t label) {
+  if (index_->Contains(label)) FACEPAY_RETURN_IF_ERROR(index_->Remove(label));
+  auto it = subject_of_.find(label);
+  if (it == subject_of_.end()) return Status::Ok();
+  if (auto l = labels_of_.find(it->second); l != labels_of_.end()) {
+    std::erase(l->second, label);
+    if (l->second.empty()) labels_of_.erase(l);
+  }
+  subject_of_.erase(it);
+  return Status::Ok();
+}
+
+StatusOr<size_t> Gallery::CatchUp() {
+  std::lock_guard wlock(write_mu_);
+  return CatchUpLocked();
+}
+
+StatusOr<size_t> Gallery::CatchUpLocked() {
+  size_t read = 0;
+  for (;;) {
+    int64_t from = 0;
+    {
+      std::shared_lock lock(mu_);
+      from = sequence_;
+    }
+    FACEPAY_ASSIGN_OR_RETURN(auto changes, store_.ChangesSince(from, kCatchUpPage));
+    if (changes.empty()) return read;
+    // Fetch and unseal outside mu_, so searches never wait for the store. write_mu_ is held:
+    // nobody else changes the index meanwhile.
+    std::vector<std::optional<vision::Embedding>> embedding(changes.size());
+    std::vector<std::string> subject(changes.size());
+    GalleryFollowStats page;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const TemplateChange& c = changes[i];
+      if (c.op != ChangeOp::kAdd) continue;
+      {
+        std::shared_lock lock(mu_);
+        if (index_->Contains(c.template_id)) {  // our own enrolment, or applied before
+          ++page.skipped;
+          continue;
+        }
+      }
+      FACEPAY_ASSIGN_OR_RETURN(auto t, store_.GetTemplate(c.template_id));
+      if (!t) {  // erased since: its kRemove follows in the log
+        ++page.skipped;
+        continue;
+      }
+      if (t->model_id != options_.model_id) {
+        ++page.other_model;
+        continue;
+      }
+      auto e = OpenEmbedding(key_, t->sealed, TemplateAd(t->subject_id, t->template_id,
+                                                         t->model_id));
+      if (!e.ok() || static_cast<int>(e->size()) != options_.dim) {
+        ++page.tampered;
+        page.tampered_ids.push_back(t->template_id);
+        continue;
+      }
+      embedding[i] = std::move(*e);
+      subject[i] = t->subject_id;
+    }
+    std::lock_guard turn(turnstile_);
+    std::unique_lock lock(mu_);
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const int64_t label = changes[i].template_id;
+      if (changes[i].op == ChangeOp::kAdd) {
+        if (!embedding[i]) continue;  // counted above
+        if (index_->Contains(label)) {
+          ++page.skipped;
+          continue;
+        }
+        FACEPAY_RETURN_IF_ERROR(index_->Add(label, *embedding[i]));
+        subject_of_[label] = subject[i];
+        labels_of_[subject[i]].push_back(label);
+        ++page.added;
+      } else if (index_->Contains(label) || subject_of_.count(label) != 0) {
+        FACEPAY_RETURN_IF_ERROR(DropLabelLocked(label));
+        ++page.removed;
+      } else {
+        ++page.skipped;
+      }
+    }
+    sequence_ = changes.back().sequence;
+    follow_.changes_read += changes.size();
+    follow_.added += page.added;
+    follow_.removed += page.removed;
+    follow_.skipped += page.skipped;
+    follow_.tampered += page.tampered;
+    follow_.other_model += page.other_model;
+    for (int64_t id : page.tampered_ids) {
+      if (follow_.tampered_ids.size() < kMaxReportedTampered) follow_.tampered_ids.push_back(id);
+    }
+    read += changes.size();
+    if (changes.size() < static_cast<size_t>(kCatchUpPage)) return read;
+  }
 }
 
 StatusOr<std::vector<Candidate>> Gallery::Search(const vision::Embedding& probe, int k) const {
@@ -282,6 +383,18 @@ bool Gallery::ContainsSubject(const std::string& subject_id) const {
 size_t Gallery::template_count() const {
   std::shared_lock lock(mu_);
   return index_->size();
+}
+
+int64_t Gallery::sequence() const {
+  std::shared_lock lock(mu_);
+  return sequence_;
+}
+
+GalleryFollowStats Gallery::follow_stats() const {
+  std::shared_lock lock(mu_);
+  GalleryFollowStats s = follow_;
+  s.sequence = sequence_;
+  return s;
 }
 
 size_t Gallery::subject_count() const {

@@ -40,4 +40,14 @@ class TestStore {
   std::unique_ptr<payments::LedgerStore> store_;
 };
 
+// A new, empty database in the test server (Unavailable("no_test_postgres") without one).
+struct TestPgDatabase {
+  std::string admin_url;  // where it was created
+  std::string name;
+  std::string url;  // connects to it
+};
+StatusOr<TestPgDatabase> CreateTestPgDatabase();
+// Drops it (forcing other sessions out); errors are ignored.
+void DropTestPgDatabase(const TestPgDatabase& db);
+
 }  // namespace facepay::testing

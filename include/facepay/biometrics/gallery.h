@@ -7,6 +7,12 @@
 // never indexed. Enroll/Erase write the store first, then the index, so a crash between the
 // two leaves a snapshot that is stale by sequence and gets rebuilt at the next Open.
 //
+// Several galleries (nodes) may share one store: CatchUp applies the change log after
+// sequence() (other nodes' enrolments and erasures; GalleryFollower runs it periodically).
+// Enroll/Erase index their own change at once and then catch up through the log, which also
+// holds their own changes (applied idempotently): sequence() only advances over changes that
+// have been applied, never past another node's change that was not.
+//
 // Thread-safety: all methods are thread-safe. Search takes `mu_` shared; Enroll, Erase and
 // Open's rebuild take it exclusively while they touch the index and label map (store writes
 // are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for disk).
@@ -50,6 +56,19 @@ struct GalleryLoadReport {
   double load_ms = 0;
 };
 
+// What CatchUp has applied since Open (cumulative).
+struct GalleryFollowStats {
+  int64_t sequence = 0;     // change-log sequence the index reflects
+  size_t changes_read = 0;  // log entries read
+  size_t added = 0;         // templates indexed from the log
+  size_t removed = 0;       // labels dropped from the index by the log
+  size_t skipped = 0;       // already applied, or erased since (nothing to do)
+  size_t tampered = 0;      // failed authentication: reported, never indexed
+  size_t other_model = 0;   // another embedder model: not indexed
+  std::vector<int64_t> tampered_ids;  // the first kMaxReportedTampered of them
+};
+inline constexpr size_t kMaxReportedTampered = 100;
+
 struct NewTemplate {
   vision::Embedding embedding;
   float quality = 0;
@@ -69,6 +88,13 @@ class Gallery {
   // Removes the subject from the store (audited) and from the index. Returns templates removed.
   // NotFound("subject_not_found").
   StatusOr<size_t> Erase(const std::string& subject_id, int64_t now_ms);
+  // Applies the store's change log after sequence() to the index, in pages, idempotently:
+  // kAdd fetches, unseals and indexes the template unless it is already indexed, erased since
+  // (GetTemplate gives nullopt), of another model, or fails authentication (counted in
+  // follow_stats().tampered, never indexed); kRemove drops the label if indexed. Returns the
+  // number of log entries read. On a store error the pages already applied stay applied and
+  // sequence() ends where they end: calling again resumes. Serialised with Enroll/Erase.
+  StatusOr<size_t> CatchUp();
   // Best `k` subjects (each with its best template's score), best first.
   StatusOr<std::vector<Candidate>> Search(const vision::Embedding& probe, int k) const;
   // Writes the index and its metadata (sequence, model id, subject per label) atomically.
@@ -82,6 +108,10 @@ class Gallery {
   bool ContainsSubject(const std::string& subject_id) const;
   size_t template_count() const;
   size_t subject_count() const;
+  // Change-log sequence the index reflects (every change <= it has been applied).
+  int64_t sequence() const;
+  GalleryFollowStats follow_stats() const;
+  BiometricStore& store() const { return store_; }
   const GalleryLoadReport& load_report() const { return report_; }
   const GalleryOptions& options() const { return options_; }
 
@@ -91,6 +121,8 @@ class Gallery {
   Status Rebuild();
   Status TryLoadSnapshot(int64_t store_sequence, std::string* why);
   std::string SnapshotAd() const;
+  StatusOr<size_t> CatchUpLocked();        // requires write_mu_
+  Status DropLabelLocked(int64_t label);  // requires mu_ exclusively
 
   BiometricStore& store_;
   const TemplateKey key_;
@@ -98,7 +130,7 @@ class Gallery {
   GalleryLoadReport report_;  // written only by Open
 
   std::mutex write_mu_;  // serialises Enroll/Erase (store write + index update in order)
-  mutable std::shared_mutex mu_;  // guards index_, subject_of_, labels_of_, sequence_
+  mutable std::shared_mutex mu_;  // guards index_, subject_of_, labels_of_, sequence_, follow_
   // Writer preference: glibc's rwlock favours readers, so a steady stream of searches could
   // starve an erasure. Writers hold turnstile_ while waiting for mu_; readers pass through it
   // before taking mu_ shared, so new searches queue behind a waiting writer.
@@ -107,6 +139,7 @@ class Gallery {
   std::unordered_map<int64_t, std::string> subject_of_;             // label -> subject
   std::unordered_map<std::string, std::vector<int64_t>> labels_of_;  // subject -> labels
   int64_t sequence_ = 0;  // change-log sequence the index reflects
+  GalleryFollowStats follow_;  // .sequence unused (sequence_ is the truth)
 };
 
 }  // namespace facepay::biometrics

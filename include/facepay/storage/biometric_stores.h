@@ -13,7 +13,20 @@ namespace facepay::storage {
 // in their own version table, so the file may also hold the ledger).
 StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenSqliteBiometricStore(
     const std::string& path);
-// Highest biometric schema version this build knows.
+// PostgreSQL database at a libpq URL ("postgresql://user@host:port/db"); migrates the
+// biometric schema (own version table `biometric_schema_version`, so the database may also
+// hold the ledger). Change-log appends from every process are serialised, so sequences commit
+// in increasing order (a follower never misses a change that commits late).
+// Unavailable("store_unavailable") when it cannot connect; FailedPrecondition("schema_too_new").
+StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(
+    const std::string& url);
+// "postgres://..." or "postgresql://..." -> PostgreSQL, anything else -> SQLite file path.
+// InvalidArgument("invalid_store") for an empty location.
+StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenBiometricStore(
+    const std::string& location);
+// Highest SQLite biometric schema version this build knows.
 int BiometricSchemaVersion();
+// Highest PostgreSQL biometric schema version this build knows.
+int PgBiometricSchemaVersion();
 
 }  // namespace facepay::storage

@@ -1,0 +1,276 @@
+// BiometricStore contract on both backends: round trips, reason tokens, the change log
+// (strictly increasing, paged, never skipping a change that commits late while several
+// stores write at once), meta, policies and versioned migrations.
+#include "facepay/biometrics/biometric_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "facepay/storage/biometric_stores.h"
+#include "facepay/storage/ledger_stores.h"
+#include "test_biometric_store.h"
+
+namespace facepay::storage {
+namespace {
+
+using biometrics::BiometricStore;
+using biometrics::ChangeOp;
+using biometrics::StoredPolicy;
+using biometrics::Subject;
+using biometrics::TemplateRecord;
+
+Subject MakeSubject(const std::string& id) {
+  Subject s;
+  s.id = id;
+  s.display_name = "Subject " + id;
+  s.external_ref = "ref-" + id;
+  s.consent = {"consent-v1", 1'000, "test"};
+  s.phone_last4_hash = "$argon2id$phone";
+  s.pin_hash = "$argon2id$pin";
+  s.created_at_ms = 1'234;
+  return s;
+}
+
+TemplateRecord MakeTemplate(int64_t id, const std::string& subject, int64_t at_ms = 5) {
+  TemplateRecord t;
+  t.template_id = id;
+  t.subject_id = subject;
+  t.model_id = "m1";
+  t.quality = 0.75f;
+  // Every byte value, NULs included: the sealed bytes must come back exactly.
+  for (int i = 0; i < 300; ++i) t.sealed.push_back(static_cast<char>((i * 7 + id) & 0xff));
+  t.created_at_ms = at_ms;
+  return t;
+}
+
+class BiometricStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto t = facepay::testing::TestBiometricStore::Create(GetParam());
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    ts_ = std::move(*t);
+  }
+  BiometricStore& store() { return ts_->store(); }
+  std::unique_ptr<facepay::testing::TestBiometricStore> ts_;
+};
+
+TEST_P(BiometricStoreTest, EnrollGetListEraseRoundTripWithReasonTokens) {
+  auto& s = store();
+  EXPECT_EQ(s.Backend(), GetParam());
+  ASSERT_TRUE(
+      s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(20, "alice"), MakeTemplate(10, "alice")})
+          .ok());
+  auto got = s.GetSubject("alice");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  const Subject& a = **got;
+  EXPECT_EQ(a.display_name, "Subject alice");
+  EXPECT_EQ(a.external_ref, "ref-alice");
+  EXPECT_EQ(a.consent.text_version, "consent-v1");
+  EXPECT_EQ(a.consent.at_ms, 1'000);
+  EXPECT_EQ(a.consent.channel, "test");
+  EXPECT_EQ(a.phone_last4_hash, "$argon2id$phone");
+  EXPECT_EQ(a.pin_hash, "$argon2id$pin");
+  EXPECT_EQ(a.created_at_ms, 1'234);
+  EXPECT_FALSE(*s.GetSubject("nobody"));
+
+  EXPECT_EQ(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(30, "alice")}).reason(),
+            "subject_exists");
+  // A template id collision fails the whole enrolment: no subject, no log entry.
+  EXPECT_EQ(s.EnrollSubject(MakeSubject("bob"), {MakeTemplate(40, "bob"), MakeTemplate(10, "bob")})
+                .reason(),
+            "template_exists");
+  EXPECT_FALSE(*s.GetSubject("bob"));
+  EXPECT_FALSE(*s.GetTemplate(40));
+  EXPECT_EQ(*s.LatestSequence(), 2);
+  EXPECT_EQ(*s.CountSubjects(), 1);
+
+  auto list = s.ListTemplates();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].template_id, 10) << "template id order";
+  EXPECT_EQ((*list)[1].template_id, 20);
+  EXPECT_EQ((*list)[0].sealed, MakeTemplate(10, "alice").sealed);
+  EXPECT_EQ((*list)[0].subject_id, "alice");
+  EXPECT_EQ((*list)[0].model_id, "m1");
+  EXPECT_FLOAT_EQ((*list)[0].quality, 0.75f);
+  EXPECT_EQ((*list)[0].created_at_ms, 5);
+  auto one = s.GetTemplate(20);
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->sealed, MakeTemplate(20, "alice").sealed);
+
+  auto removed = s.EraseSubject("alice", 99);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(s.EraseSubject("alice", 100).status().reason(), "subject_not_found");
+  EXPECT_FALSE(*s.GetSubject("alice"));
+  EXPECT_FALSE(*s.GetTemplate(20));
+  EXPECT_TRUE(s.ListTemplates()->empty());
+  EXPECT_EQ(*s.CountSubjects(), 0);
+  EXPECT_EQ(*ts_->QueryInt("SELECT COUNT(*) FROM erasures WHERE subject_id = 'alice'"), 1);
+  EXPECT_EQ(*ts_->QueryInt("SELECT templates_removed FROM erasures"), 2);
+  // The id is free again after an erasure.
+  EXPECT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(50, "alice")}).ok());
+}
+
+TEST_P(BiometricStoreTest, ChangeLogIsStrictlyIncreasingAndPaged) {
+  auto& s = store();
+  EXPECT_EQ(*s.LatestSequence(), 0);
+  EXPECT_TRUE(s.ChangesSince(0, 10)->empty());
+  ASSERT_TRUE(s.EnrollSubject(MakeSubject("a"), {MakeTemplate(1, "a"), MakeTemplate(2, "a")}).ok());
+  ASSERT_TRUE(s.EnrollSubject(MakeSubject("b"), {MakeTemplate(3, "b")}).ok());
+  ASSERT_TRUE(s.EraseSubject("a", 9).ok());
+  EXPECT_EQ(*s.LatestSequence(), 5);
+  auto all = s.ChangesSince(0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 5u);
+  for (size_t i = 1; i < all->size(); ++i) {
+    EXPECT_GT((*all)[i].sequence, (*all)[i - 1].sequence);
+  }
+  EXPECT_EQ((*all)[0].op, ChangeOp::kAdd);
+  EXPECT_EQ((*all)[0].template_id, 1);
+  EXPECT_EQ((*all)[0].subject_id, "a");
+  EXPECT_EQ((*all)[2].template_id, 3);
+  EXPECT_EQ((*all)[3].op, ChangeOp::kRemove);
+  EXPECT_EQ((*all)[4].op, ChangeOp::kRemove);
+  EXPECT_EQ((*all)[4].subject_id, "a");
+  // Paging: two at a time from the last sequence read.
+  std::vector<int64_t> paged;
+  int64_t after = 0;
+  for (;;) {
+    auto page = s.ChangesSince(after, 2);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const auto& c : *page) paged.push_back(c.sequence);
+    after = page->back().sequence;
+  }
+  ASSERT_EQ(paged.size(), 5u);
+  EXPECT_EQ(paged.back(), 5);
+  EXPECT_EQ(s.ChangesSince(3, 100)->size(), 2u);
+}
+
+TEST_P(BiometricStoreTest, MetaAndPoliciesAreReplacedInPlace) {
+  auto& s = store();
+  EXPECT_FALSE(*s.GetMeta("k"));
+  const std::string binary("a\0b\xff", 4);
+  ASSERT_TRUE(s.PutMeta("k", binary).ok());
+  EXPECT_EQ(**s.GetMeta("k"), binary);
+  ASSERT_TRUE(s.PutMeta("k", "v2").ok());
+  EXPECT_EQ(**s.GetMeta("k"), "v2");
+
+  EXPECT_FALSE(*s.GetPolicy("m1"));
+  StoredPolicy p;
+  p.model_id = "m1";
+  p.thresholds.accept = 0.61f;
+  p.thresholds.step_up = 0.4f;
+  p.thresholds.second_factor = 0.3f;
+  p.thresholds.margin = 0.05f;
+  p.thresholds.max_candidates = 7;
+  p.target_fpir = 1e-3;
+  p.measured_fpir = 8e-4;
+  p.gallery_size = 1234;
+  p.impostor_probes = 5678;
+  p.calibrated_at_ms = 42;
+  ASSERT_TRUE(s.PutPolicy(p).ok());
+  p.thresholds.accept = 0.62f;
+  ASSERT_TRUE(s.PutPolicy(p).ok());
+  auto back = s.GetPolicy("m1");
+  ASSERT_TRUE(back.ok() && back->has_value()) << back.status().ToString();
+  const StoredPolicy& b = **back;
+  EXPECT_TRUE(b.calibrated);
+  EXPECT_FLOAT_EQ(b.thresholds.accept, 0.62f);
+  EXPECT_FLOAT_EQ(b.thresholds.step_up, 0.4f);
+  EXPECT_FLOAT_EQ(b.thresholds.second_factor, 0.3f);
+  EXPECT_FLOAT_EQ(b.thresholds.margin, 0.05f);
+  EXPECT_EQ(b.thresholds.max_candidates, 7);
+  EXPECT_DOUBLE_EQ(b.target_fpir, 1e-3);
+  EXPECT_DOUBLE_EQ(b.measured_fpir, 8e-4);
+  EXPECT_EQ(b.gallery_size, 1234);
+  EXPECT_EQ(b.impostor_probes, 5678);
+  EXPECT_EQ(b.calibrated_at_ms, 42);
+  EXPECT_FALSE(*s.GetPolicy("m2"));
+}
+
+TEST_P(BiometricStoreTest, MigratesOnceSharesTheDatabaseWithTheLedgerAndRefusesNewer) {
+  const int latest = GetParam() == "sqlite" ? BiometricSchemaVersion() : PgBiometricSchemaVersion();
+  EXPECT_EQ(*ts_->QueryInt("SELECT MAX(version) FROM biometric_schema_version"), latest);
+  ASSERT_TRUE(store().EnrollSubject(MakeSubject("a"), {MakeTemplate(1, "a")}).ok());
+  ts_->Close();
+  // The ledger schema migrates beside it (own version table), and reopening is a no-op.
+  {
+    auto ledger = OpenLedgerStore(ts_->location());
+    ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  }
+  ASSERT_TRUE(ts_->Reopen().ok());
+  EXPECT_EQ(*ts_->QueryInt("SELECT COUNT(*) FROM biometric_schema_version"), latest);
+  EXPECT_EQ(*store().CountSubjects(), 1);
+  ts_->Close();
+  ASSERT_TRUE(ts_->ExecSql("INSERT INTO biometric_schema_version(version) VALUES(999)").ok());
+  auto again = ts_->OpenAnother();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().reason(), "schema_too_new");
+}
+
+// Two stores (two nodes) enroll and erase at once while a follower pages through the log.
+// Whatever the follower has read up to sequence S must include every change <= S that ever
+// commits: with a plain database sequence a transaction could commit 7 after another
+// committed 8, and a follower already at 8 would miss 7 forever.
+TEST_P(BiometricStoreTest, AFollowerNeverSkipsAChangeWhileTwoStoresWrite) {
+  auto other = ts_->OpenAnother();
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto third = ts_->OpenAnother();
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  auto writer = [&](BiometricStore* st, const std::string& prefix, int64_t id_base) {
+    for (int i = 0; i < 40; ++i) {
+      const std::string id = prefix + std::to_string(i);
+      if (!st->EnrollSubject(MakeSubject(id), {MakeTemplate(id_base + 2 * i, id),
+                                               MakeTemplate(id_base + 2 * i + 1, id)})
+               .ok()) {
+        ++errors;
+      }
+      if (i % 3 == 0 && !st->EraseSubject(id, 7).ok()) ++errors;
+    }
+  };
+  std::set<int64_t> seen;
+  std::thread follower([&] {
+    int64_t after = 0;
+    for (;;) {
+      const bool finished = done.load();
+      auto page = (*third)->ChangesSince(after, 7);
+      if (!page.ok()) {
+        ++errors;
+        return;
+      }
+      for (const auto& c : *page) {
+        if (c.sequence <= after) ++errors;
+        seen.insert(c.sequence);
+        after = c.sequence;
+      }
+      if (finished && page->empty()) return;
+    }
+  });
+  std::thread w1(writer, &store(), "x", 1'000);
+  std::thread w2(writer, other->get(), "y", 2'000);
+  w1.join();
+  w2.join();
+  done = true;
+  follower.join();
+  EXPECT_EQ(errors.load(), 0);
+  auto all = store().ChangesSince(0, 10'000);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u * (80 + 28));
+  std::set<int64_t> logged;
+  for (const auto& c : *all) logged.insert(c.sequence);
+  EXPECT_EQ(seen, logged) << "the follower skipped a change that committed late";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BiometricStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace
+}  // namespace facepay::storage
