@@ -117,32 +117,32 @@ class PgBiometricStore final : public biometrics::BiometricStore {
       : url_(std::move(url)), conn_(std::move(conn)) {}
 
   Status EnrollSubject(const Subject& s, const std::vector<TemplateRecord>& templates) override {
-    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
-             if (w.exec_prepared("bio_insert_subject", s.id, s.display_name, s.external_ref,
-                                 s.consent.text_version, s.consent.at_ms, s.consent.channel,
-                                 s.phone_last4_hash, s.pin_hash, s.created_at_ms)
-                     .empty()) {
-               return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
-             }
-             for (const auto& t : templates) {
-               if (w.exec_prepared("bio_insert_template", t.template_id, s.id, t.model_id,
-                                   static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
-                                   t.created_at_ms)
-                       .empty()) {
-                 return AlreadyExists("template_exists", "template id collision");
-               }
-             }
-             // Appended last, so the head's row lock is held only until the commit.
-             if (!templates.empty()) {
-               int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
-               for (const auto& t : templates) {
-                 w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, s.id,
-                                 t.created_at_ms);
-               }
-             }
-             return true;
-           })
-        .status();
+    StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+      if (w.exec_prepared("bio_insert_subject", s.id, s.display_name, s.external_ref,
+                          s.consent.text_version, s.consent.at_ms, s.consent.channel,
+                          s.phone_last4_hash, s.pin_hash, s.created_at_ms)
+              .empty()) {
+        return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
+      }
+      for (const auto& t : templates) {
+        if (w.exec_prepared("bio_insert_template", t.template_id, s.id, t.model_id,
+                            static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
+                            t.created_at_ms)
+                .empty()) {
+          return AlreadyExists("template_exists", "template id collision");
+        }
+      }
+      // Appended last, so the head's row lock is held only until the commit.
+      if (!templates.empty()) {
+        int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
+        for (const auto& t : templates) {
+          w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, s.id,
+                          t.created_at_ms);
+        }
+      }
+      return true;
+    });
+    return done.status();
   }
 
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
@@ -237,24 +237,23 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
-    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
-             w.exec_prepared("bio_put_meta", key, pqxx::binarystring(value));
-             return true;
-           })
-        .status();
+    StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+      w.exec_prepared("bio_put_meta", key, pqxx::binarystring(value));
+      return true;
+    });
+    return done.status();
   }
 
   Status PutPolicy(const StoredPolicy& p) override {
-    return Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
-             const auto& t = p.thresholds;
-             w.exec_prepared("bio_put_policy", p.model_id, static_cast<double>(t.accept),
-                             static_cast<double>(t.step_up), static_cast<double>(t.second_factor),
-                             static_cast<double>(t.margin), t.max_candidates, p.target_fpir,
-                             p.measured_fpir, p.gallery_size, p.impostor_probes,
-                             p.calibrated_at_ms);
-             return true;
-           })
-        .status();
+    StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+      const auto& t = p.thresholds;
+      w.exec_prepared("bio_put_policy", p.model_id, static_cast<double>(t.accept),
+                      static_cast<double>(t.step_up), static_cast<double>(t.second_factor),
+                      static_cast<double>(t.margin), t.max_candidates, p.target_fpir,
+                      p.measured_fpir, p.gallery_size, p.impostor_probes, p.calibrated_at_ms);
+      return true;
+    });
+    return done.status();
   }
 
   StatusOr<std::optional<StoredPolicy>> GetPolicy(const std::string& model_id) override {
