@@ -319,7 +319,9 @@ void Service::Impl::AddTerminalRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(Probe probe, ProbeOf(in, 0, false));
               vision::AnalyzeOptions ao;
               ao.liveness = false;
-              ao.single_subject = true;
+              // A scanned document may show a ghost image or a background face: the
+              // holder's portrait is the central, largest one.
+              ao.selection = vision::FaceSelection::kCentral;
               const auto& bytes = photo->second[0];
               FACEPAY_ASSIGN_OR_RETURN(
                   auto da, deps.pipeline->AnalyzeBytes(

@@ -20,6 +20,28 @@ const char* ImageFormatName(ImageFormat f) {
   return "unknown";
 }
 
+namespace {
+
+Status CheckDimensions(uint32_t w, uint32_t h, const DecodeLimits& limits) {
+  if (w > static_cast<uint32_t>(limits.max_side_px) ||
+      h > static_cast<uint32_t>(limits.max_side_px) ||
+      int64_t{w} * int64_t{h} > limits.max_pixels) {
+    std::string msg = "image is ";
+    msg += std::to_string(w);
+    msg += "x";
+    msg += std::to_string(h);
+    msg += "; the limit is ";
+    msg += std::to_string(limits.max_pixels);
+    msg += " pixels and ";
+    msg += std::to_string(limits.max_side_px);
+    msg += " px per side";
+    return InvalidArgument("image_too_many_pixels", msg);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<ImageInfo> ProbeImage(std::span<const uint8_t> b, const DecodeLimits& limits) {
   if (b.empty()) return InvalidArgument("image_empty", "the image has no bytes");
   if (b.size() > limits.max_bytes) {
@@ -33,6 +55,15 @@ StatusOr<ImageInfo> ProbeImage(std::span<const uint8_t> b, const DecodeLimits& l
   if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
     info = internal::ParseJpegHeader(b);
   } else if (b.size() >= 8 && std::memcmp(b.data(), kPngSig, 8) == 0) {
+    // IHDR sits at a fixed place: refuse oversized dimensions before anything else, so a
+    // bomb's header is "too large" even when the rest of the file never arrives.
+    if (b.size() >= 24 && std::memcmp(b.data() + 12, "IHDR", 4) == 0) {
+      auto be32 = [&](size_t o) {
+        return (uint32_t{b[o]} << 24) | (uint32_t{b[o + 1]} << 16) | (uint32_t{b[o + 2]} << 8) |
+               uint32_t{b[o + 3]};
+      };
+      FACEPAY_RETURN_IF_ERROR(CheckDimensions(be32(16), be32(20), limits));
+    }
     info = internal::ParsePngHeader(b);
   } else if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') {
     info = internal::ParseBmpHeader(b);
@@ -53,14 +84,8 @@ StatusOr<ImageInfo> ProbeImage(std::span<const uint8_t> b, const DecodeLimits& l
   if (info->width <= 0 || info->height <= 0) {
     return InvalidArgument("image_corrupt", "image header has zero width or height");
   }
-  if (info->width > limits.max_side_px || info->height > limits.max_side_px ||
-      int64_t{info->width} * info->height > limits.max_pixels) {
-    return InvalidArgument("image_too_many_pixels",
-                           "image is " + std::to_string(info->width) + "x" +
-                               std::to_string(info->height) + "; the limit is " +
-                               std::to_string(limits.max_pixels) + " pixels and " +
-                               std::to_string(limits.max_side_px) + " px per side");
-  }
+  FACEPAY_RETURN_IF_ERROR(CheckDimensions(static_cast<uint32_t>(info->width),
+                                          static_cast<uint32_t>(info->height), limits));
   return info;
 }
 
