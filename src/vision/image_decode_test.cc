@@ -73,6 +73,14 @@ TEST(DecodeImage, HugePngHeaderIsRefusedWithoutDecoding) {
   EXPECT_EQ(ReasonOf(b), "image_too_many_pixels");
 }
 
+TEST(DecodeImage, HugePngHeaderWithoutTheRestIsTooLargeNotTruncated) {
+  // What an upload of a decompression bomb's first bytes looks like: the size decides.
+  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13,
+                            'I',  'H', 'D', 'R', 0x00, 0x00, 0x4E, 0x20, 0x00, 0x00, 0x4E, 0x20,
+                            8,    2,   0,   0,   0};
+  EXPECT_EQ(ReasonOf(b), "image_too_many_pixels");
+}
+
 TEST(DecodeImage, HugeBmpDimensionsDoNotOverflowTheSizeCheck) {
   // Found by fuzzing: 1.5e9 x 2e9 x 24 bpp overflowed stride * height (signed UB).
   std::vector<uint8_t> b = {'B', 'M', 0x46, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0, 0, 0,
