@@ -83,8 +83,9 @@ int Seed(const SeedArgs& a) {
   (void)ledger.CreateAccount(desk);  // exists already on a second run
 
   std::atomic<int> enrolled{0}, duplicates{0}, rejected{0}, existing{0}, failed{0};
-  std::mutex mu;  // guards probes
+  std::mutex mu;  // guards probes, reject_reasons, quality_checks
   std::vector<std::string> probes;
+  std::map<std::string, int> reject_reasons, quality_checks;
   {
     Progress bar("seed", folders.size());
     ParallelFor(folders.size(), threads, [&](size_t i) {
@@ -117,7 +118,17 @@ int Seed(const SeedArgs& a) {
         return;
       }
       if (r->status == biometrics::EnrollStatus::kDuplicate) ++duplicates;
-      if (r->status == biometrics::EnrollStatus::kRejected) ++rejected;
+      if (r->status == biometrics::EnrollStatus::kRejected) {
+        ++rejected;
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& v : r->images) {
+          const std::string why = v.reason.substr(0, v.reason.find(':'));
+          ++reject_reasons[why.empty() ? "unknown" : why];
+          if (v.reason.rfind("low_quality:", 0) == 0) {
+            for (const auto& part : SplitCommas(v.reason.substr(12))) ++quality_checks[part];
+          }
+        }
+      }
       if (r->status != biometrics::EnrollStatus::kEnrolled) return;
       ++enrolled;
       payments::Account acct;
@@ -176,6 +187,8 @@ int Seed(const SeedArgs& a) {
              {"already_enrolled", existing.load()},
              {"duplicates", duplicates.load()},
              {"rejected", rejected.load()},
+             {"reject_reasons", reject_reasons},
+             {"low_quality_checks", quality_checks},
              {"failed", failed.load()},
              {"synthetic_added", synthetic_added},
              {"gallery_subjects", bio->gallery->subject_count()},

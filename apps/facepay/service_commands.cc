@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <sodium.h>
 
+#include <cstdlib>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -94,6 +96,37 @@ int Serve(const ServeArgs& a) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Started first, so a signal during a long start-up (a gallery rebuild) still ends the
+  // process; once serving, it stops the server gracefully instead.
+  std::mutex serving_mu;  // guards serving and done
+  service::Service* serving = nullptr;
+  bool done = false;
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::lock_guard<std::mutex> lock(serving_mu);
+    if (done) return;
+    service::Service* s = serving;
+    if (s == nullptr) {
+      std::cerr << "facepay: signal " << sig << " during start-up: exiting\n";
+      std::_Exit(128 + sig);
+    }
+    std::cerr << "facepay: signal " << sig << ": finishing in-flight requests\n";
+    s->Stop();
+  });
+  struct JoinWaiter {
+    std::thread& t;
+    std::mutex& mu;
+    bool& done;
+    ~JoinWaiter() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      pthread_kill(t.native_handle(), SIGTERM);  // wakes sigwait when no signal came
+      t.join();
+    }
+  } join_waiter{waiter, serving_mu, done};
 
   const std::string loc = a.where.Location();
   std::error_code ec;
@@ -198,22 +231,20 @@ int Serve(const ServeArgs& a) {
     pf.close();
     fs::rename(a.port_file + ".tmp", a.port_file, ec);
   }
-  service::Service* raw = svc->get();
-  std::thread waiter([&stop_signals, raw] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::cerr << "facepay: signal " << sig << ": finishing in-flight requests\n";
-    raw->Stop();
-  });
+  {
+    std::lock_guard<std::mutex> lock(serving_mu);
+    serving = svc->get();
+  }
   (*svc)->Run();
+  {
+    std::lock_guard<std::mutex> lock(serving_mu);
+    done = true;  // a late signal no longer touches the server
+  }
   follower.Stop();
   if (!IsPostgres(loc)) {
     Status s = bio->gallery->SaveSnapshot();
     if (!s.ok()) std::cerr << "facepay: snapshot not saved: " << s.ToString() << "\n";
   }
-  // The waiter still blocks in sigwait when Stop came from elsewhere: wake it.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
   std::cerr << "facepay: stopped\n";
   return 0;
 }
