@@ -227,8 +227,14 @@ class FlakyStore final : public BiometricStore {
   Status EnrollSubject(const Subject& x, const std::vector<TemplateRecord>& t) override {
     return s_.EnrollSubject(x, t);
   }
+  Status AddTemplates(const std::string& id, const std::vector<TemplateRecord>& t) override {
+    return s_.AddTemplates(id, t);
+  }
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
     return s_.GetSubject(id);
+  }
+  StatusOr<std::vector<Subject>> ListSubjects(const std::string& after, int limit) override {
+    return s_.ListSubjects(after, limit);
   }
   StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at) override {
     return s_.EraseSubject(id, at);
