@@ -1,5 +1,5 @@
-// People and money: subjects (enroll, list, get, add images, erase) and accounts (create, top up, balance,
-// transactions).
+// People and money: subjects (enroll, list, get, add images, erase) and accounts (create, top
+// up, balance, transactions).
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"

@@ -122,7 +122,9 @@ TEST_P(BiometricStoreTest, ListsSubjectsInIdOrderPagedStrictlyAfterAnId) {
   // Mixed case, digits and punctuation: byte order on both backends, whatever the collation.
   const std::vector<std::string> ids = {"b", "A", "a-1", "a.2", "Z9", "a", "10", "9", "a:b"};
   int64_t tid = 100;
-  for (const auto& id : ids) ASSERT_TRUE(s.EnrollSubject(MakeSubject(id), {MakeTemplate(++tid, id)}).ok());
+  for (const auto& id : ids) {
+    ASSERT_TRUE(s.EnrollSubject(MakeSubject(id), {MakeTemplate(++tid, id)}).ok());
+  }
   std::vector<std::string> sorted = ids;
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::string> paged;
@@ -295,7 +297,8 @@ TEST_P(BiometricStoreTest, MigratesOnceSharesTheDatabaseWithTheLedgerAndRefusesN
   EXPECT_EQ(again.status().reason(), "schema_too_new");
 }
 
-// Two stores (two nodes) enroll, add templates and erase at once while a follower pages through the log.
+// Two stores (two nodes) enroll, add templates and erase at once while a follower pages
+// through the log.
 // Whatever the follower has read up to sequence S must include every change <= S that ever
 // commits: with a plain database sequence a transaction could commit 7 after another
 // committed 8, and a follower already at 8 would miss 7 forever.

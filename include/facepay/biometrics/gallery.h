@@ -9,14 +9,14 @@
 //
 // Several galleries (nodes) may share one store: CatchUp applies the change log after
 // sequence() (other nodes' enrolments and erasures; GalleryFollower runs it periodically).
-// Enroll/AddTemplates/Erase index their own change at once and then catch up through the log, which also
-// holds their own changes (applied idempotently): sequence() only advances over changes that
-// have been applied, never past another node's change that was not.
+// Enroll/AddTemplates/Erase index their own change at once and then catch up through the log,
+// which also holds their own changes (applied idempotently): sequence() only advances over
+// changes that have been applied, never past another node's change that was not.
 //
 // Thread-safety: all methods are thread-safe. Search takes `mu_` shared; Enroll, AddTemplates,
-// Erase and
-// Open's rebuild take it exclusively while they touch the index and label map (store writes
-// are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for disk).
+// Erase and Open's rebuild take it exclusively while they touch the index and label map (store
+// writes are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for
+// disk).
 #pragma once
 
 #include <cstdint>
