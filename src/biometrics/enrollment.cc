@@ -46,10 +46,16 @@ namespace {
 
 using AnalyzeFn = std::function<StatusOr<vision::FaceAnalysis>(size_t, const vision::AnalyzeOptions&)>;
 
-StatusOr<EnrollResult> EnrollWith(Gallery& gallery, const Subject& subject,
+// Stores the kept templates under the subject: Gallery::Enroll or Gallery::AddTemplates.
+using StoreFn = std::function<StatusOr<std::vector<int64_t>>(const std::vector<NewTemplate>&)>;
+
+// The checks shared by enrolment and adding images: every image analysed (decode, one face,
+// liveness, quality), the best-quality usable ones kept, then the duplicate check against
+// every subject other than `subject_id`, optional fusion, and `store`.
+StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& subject_id,
                                   const std::vector<std::string>& paths, const AnalyzeFn& analyze,
-                                  const EnrollOptions& options, int64_t now_ms) {
-  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject.id));
+                                  const EnrollOptions& options, const StoreFn& store) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
   if (paths.empty() || static_cast<int>(paths.size()) > kMaxEnrollImages) {
     return InvalidArgument("invalid_image_count",
                            "enroll takes 1.." + std::to_string(kMaxEnrollImages) + " images");
@@ -109,7 +115,7 @@ StatusOr<EnrollResult> EnrollWith(Gallery& gallery, const Subject& subject,
   for (const auto& t : templates) {
     FACEPAY_ASSIGN_OR_RETURN(auto cands, gallery.Search(t.embedding, 2));
     for (const auto& c : cands) {
-      if (c.subject_id == subject.id || c.score < options.duplicate_threshold) continue;
+      if (c.subject_id == subject_id || c.score < options.duplicate_threshold) continue;
       if (c.score > result.duplicate_score || result.duplicate_of.empty()) {
         result.duplicate_of = c.subject_id;
         result.duplicate_score = c.score;
@@ -134,9 +140,31 @@ StatusOr<EnrollResult> EnrollWith(Gallery& gallery, const Subject& subject,
     for (float& x : fused.embedding) x *= inv;
     templates = {std::move(fused)};
   }
-  FACEPAY_ASSIGN_OR_RETURN(result.template_ids, gallery.Enroll(subject, templates, now_ms));
+  FACEPAY_ASSIGN_OR_RETURN(result.template_ids, store(templates));
   result.status = EnrollStatus::kEnrolled;
   return result;
+}
+
+// Analyses uploaded image `i` of `images` with the pipeline's decode limits.
+AnalyzeFn AnalyzeUploads(const vision::FacePipeline& pipeline,
+                         const std::vector<NamedImage>& images) {
+  return [&pipeline, &images](size_t i, const vision::AnalyzeOptions& ao) {
+    const auto& b = images[i].bytes;
+    return pipeline.AnalyzeBytes(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), ao);
+  };
+}
+
+std::vector<std::string> NamesOf(const std::vector<NamedImage>& images) {
+  std::vector<std::string> names;
+  for (const auto& im : images) names.push_back(im.name);
+  return names;
+}
+
+StoreFn EnrollInto(Gallery& gallery, const Subject& subject, int64_t now_ms) {
+  return [&gallery, &subject, now_ms](const std::vector<NewTemplate>& t) {
+    return gallery.Enroll(subject, t, now_ms);
+  };
 }
 
 }  // namespace
@@ -146,25 +174,32 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
                                         const std::vector<std::string>& paths,
                                         const EnrollOptions& options, int64_t now_ms) {
   return EnrollWith(
-      gallery, subject, paths,
+      gallery, subject.id, paths,
       [&](size_t i, const vision::AnalyzeOptions& ao) { return pipeline.AnalyzeFile(paths[i], ao); },
-      options, now_ms);
+      options, EnrollInto(gallery, subject, now_ms));
 }
 
 StatusOr<EnrollResult> EnrollFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
                                        const Subject& subject,
                                        const std::vector<NamedImage>& images,
                                        const EnrollOptions& options, int64_t now_ms) {
-  std::vector<std::string> names;
-  for (const auto& im : images) names.push_back(im.name);
-  return EnrollWith(
-      gallery, subject, names,
-      [&](size_t i, const vision::AnalyzeOptions& ao) {
-        const auto& b = images[i].bytes;
-        return pipeline.AnalyzeBytes(
-            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), ao);
-      },
-      options, now_ms);
+  return EnrollWith(gallery, subject.id, NamesOf(images), AnalyzeUploads(pipeline, images),
+                    options, EnrollInto(gallery, subject, now_ms));
+}
+
+StatusOr<EnrollResult> AddImagesFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
+                                          const std::string& subject_id,
+                                          const std::vector<NamedImage>& images,
+                                          const EnrollOptions& options, int64_t now_ms) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
+  // Before the images are analysed: an unknown subject is not found, not a duplicate of
+  // someone else. (Gallery::AddTemplates checks again in the store's transaction.)
+  FACEPAY_ASSIGN_OR_RETURN(auto subject, gallery.store().GetSubject(subject_id));
+  if (!subject) return NotFound("subject_not_found", "no subject '" + subject_id + "'");
+  return EnrollWith(gallery, subject_id, NamesOf(images), AnalyzeUploads(pipeline, images),
+                    options, [&](const std::vector<NewTemplate>& t) {
+                      return gallery.AddTemplates(subject_id, t, now_ms);
+                    });
 }
 
 nlohmann::json EnrollResultToJson(const EnrollResult& r) {

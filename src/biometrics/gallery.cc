@@ -17,8 +17,6 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Templates fetched per subject asked for (subjects may have several templates).
-constexpr int kTemplatesPerSubject = 4;
 // Change-log entries read per ChangesSince call while catching up.
 constexpr int kCatchUpPage = 256;
 
@@ -169,10 +167,9 @@ Status Gallery::Rebuild() {
   return Status::Ok();
 }
 
-StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
-                                               const std::vector<NewTemplate>& templates,
-                                               int64_t now_ms) {
-  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject.id));
+StatusOr<std::vector<TemplateRecord>> Gallery::Seal(const std::string& subject_id,
+                                                    const std::vector<NewTemplate>& templates,
+                                                    int64_t now_ms) const {
   if (templates.empty()) return InvalidArgument("no_templates", "nothing to enroll");
   std::vector<TemplateRecord> records;
   for (const auto& nt : templates) {
@@ -181,24 +178,27 @@ StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
     }
     TemplateRecord r;
     r.template_id = NewTemplateId();
-    r.subject_id = subject.id;
+    r.subject_id = subject_id;
     r.model_id = options_.model_id;
     r.quality = nt.quality;
     r.created_at_ms = now_ms;
-    r.sealed = SealEmbedding(key_, nt.embedding, TemplateAd(subject.id, r.template_id,
+    r.sealed = SealEmbedding(key_, nt.embedding, TemplateAd(subject_id, r.template_id,
                                                             options_.model_id));
     records.push_back(std::move(r));
   }
-  std::lock_guard wlock(write_mu_);
-  FACEPAY_RETURN_IF_ERROR(store_.EnrollSubject(subject, records));
+  return records;
+}
+
+StatusOr<std::vector<int64_t>> Gallery::IndexStoredLocked(
+    const std::vector<TemplateRecord>& records, const std::vector<NewTemplate>& templates) {
   std::vector<int64_t> ids;
   {
     std::lock_guard turn(turnstile_);
     std::unique_lock lock(mu_);
     for (size_t i = 0; i < records.size(); ++i) {
       FACEPAY_RETURN_IF_ERROR(index_->Add(records[i].template_id, templates[i].embedding));
-      subject_of_[records[i].template_id] = subject.id;
-      labels_of_[subject.id].push_back(records[i].template_id);
+      subject_of_[records[i].template_id] = records[i].subject_id;
+      labels_of_[records[i].subject_id].push_back(records[i].template_id);
       ids.push_back(records[i].template_id);
     }
   }
@@ -207,6 +207,42 @@ StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
   // here leaves sequence_ behind, which the next CatchUp (or a stale snapshot) repairs.
   (void)CatchUpLocked();
   return ids;
+}
+
+StatusOr<std::vector<int64_t>> Gallery::Enroll(const Subject& subject,
+                                               const std::vector<NewTemplate>& templates,
+                                               int64_t now_ms) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject.id));
+  FACEPAY_ASSIGN_OR_RETURN(auto records, Seal(subject.id, templates, now_ms));
+  std::lock_guard wlock(write_mu_);
+  FACEPAY_RETURN_IF_ERROR(store_.EnrollSubject(subject, records));
+  return IndexStoredLocked(records, templates);
+}
+
+StatusOr<std::vector<int64_t>> Gallery::AddTemplates(const std::string& subject_id,
+                                                     const std::vector<NewTemplate>& templates,
+                                                     int64_t now_ms) {
+  FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
+  FACEPAY_ASSIGN_OR_RETURN(auto records, Seal(subject_id, templates, now_ms));
+  std::lock_guard wlock(write_mu_);
+  // Count after catching up, so templates another node added to the subject count too.
+  FACEPAY_RETURN_IF_ERROR(CatchUpLocked().status());
+  size_t have = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = labels_of_.find(subject_id); it != labels_of_.end()) have = it->second.size();
+  }
+  if (have + templates.size() > static_cast<size_t>(kTemplatesPerSubject)) {
+    std::string msg = "a subject has at most ";
+    msg += std::to_string(kTemplatesPerSubject);
+    msg += " templates; ";
+    msg += subject_id;
+    msg += " has ";
+    msg += std::to_string(have);
+    return FailedPrecondition("too_many_templates", msg);
+  }
+  FACEPAY_RETURN_IF_ERROR(store_.AddTemplates(subject_id, records));
+  return IndexStoredLocked(records, templates);
 }
 
 StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
@@ -224,7 +260,7 @@ StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
     }
     for (int64_t label : labels) FACEPAY_RETURN_IF_ERROR(DropLabelLocked(label));
   }
-  (void)CatchUpLocked();  // see Enroll
+  (void)CatchUpLocked();  // see IndexStoredLocked
   return removed.size();
 }
 

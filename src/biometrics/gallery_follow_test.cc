@@ -125,6 +125,52 @@ TEST_P(TwoNodes, EnrollAndEraseOnOneNodeReachTheOtherThroughCatchUp) {
   EXPECT_EQ(a_->sequence(), 2);
 }
 
+TEST_P(TwoNodes, AddedTemplatesAreIndexedFollowedAndCappedPerSubjectAcrossNodes) {
+  auto alice = UnitVector(rng_), alice2 = UnitVector(rng_), alice3 = UnitVector(rng_);
+  ASSERT_TRUE(a_->Enroll(MakeSubject("alice"), {{alice, 0.9f}}, 5).ok());
+  auto ids = a_->AddTemplates("alice", {{alice2, 0.8f}}, 6);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  ASSERT_EQ(ids->size(), 1u);
+  EXPECT_TRUE(Finds(*a_, alice2, "alice")) << "indexed at once on the writing node";
+  EXPECT_EQ(a_->TemplatesOf("alice").size(), 2u);
+  EXPECT_EQ(a_->sequence(), 2);
+  auto stored = ts_->store().GetTemplate((*ids)[0]);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->subject_id, "alice");
+  EXPECT_EQ((*stored)->created_at_ms, 6);
+
+  // B has not caught up, yet counts A's template before adding: 2 + 2 fills the cap...
+  ASSERT_TRUE(b_->AddTemplates("alice", {{alice3, 0.7f}, {UnitVector(rng_), 0.7f}}, 7).ok());
+  EXPECT_TRUE(Finds(*b_, alice2, "alice"));
+  EXPECT_EQ(b_->TemplatesOf("alice").size(), static_cast<size_t>(kTemplatesPerSubject));
+  // ...and one more is refused on either node, with nothing written.
+  const int64_t seq = *ts_->store().LatestSequence();
+  for (Gallery* g : {a_.get(), b_.get()}) {
+    auto over = g->AddTemplates("alice", {{UnitVector(rng_), 0.7f}}, 8);
+    EXPECT_EQ(over.status().reason(), "too_many_templates");
+    EXPECT_EQ(over.status().code(), StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(*ts_->store().LatestSequence(), seq);
+  ASSERT_TRUE(a_->CatchUp().ok());
+  EXPECT_TRUE(Finds(*a_, alice3, "alice"));
+  EXPECT_EQ(a_->TemplatesOf("alice").size(), static_cast<size_t>(kTemplatesPerSubject));
+
+  EXPECT_EQ(a_->AddTemplates("nobody", {{UnitVector(rng_), 0.7f}}, 9).status().reason(),
+            "subject_not_found");
+  EXPECT_EQ(a_->AddTemplates("alice", {}, 9).status().reason(), "no_templates");
+  EXPECT_EQ(a_->AddTemplates("alice", {{std::vector<float>(3, 0.5f), 0.7f}}, 9).status().reason(),
+            "dimension_mismatch");
+  EXPECT_EQ(a_->AddTemplates("bad id!", {{UnitVector(rng_), 0.7f}}, 9).status().reason(),
+            "invalid_subject_id");
+  // Erasure removes the added templates on both nodes.
+  ASSERT_TRUE(a_->Erase("alice", 10).ok());
+  ASSERT_TRUE(b_->CatchUp().ok());
+  for (const auto* g : {a_.get(), b_.get()}) {
+    EXPECT_FALSE(g->ContainsSubject("alice"));
+    EXPECT_EQ(g->template_count(), 0u);
+  }
+}
+
 TEST_P(TwoNodes, CatchUpAppliesABacklogLongerThanOnePage) {
   constexpr int kSubjects = 300;  // > one ChangesSince page (256)
   std::vector<std::vector<float>> v;
@@ -227,8 +273,14 @@ class FlakyStore final : public BiometricStore {
   Status EnrollSubject(const Subject& x, const std::vector<TemplateRecord>& t) override {
     return s_.EnrollSubject(x, t);
   }
+  Status AddTemplates(const std::string& id, const std::vector<TemplateRecord>& t) override {
+    return s_.AddTemplates(id, t);
+  }
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
     return s_.GetSubject(id);
+  }
+  StatusOr<std::vector<Subject>> ListSubjects(const std::string& after, int limit) override {
+    return s_.ListSubjects(after, limit);
   }
   StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at) override {
     return s_.EraseSubject(id, at);

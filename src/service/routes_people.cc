@@ -1,5 +1,5 @@
-// People and money: subjects (enroll, get, erase) and accounts (create, top up, balance,
-// transactions).
+// People and money: subjects (enroll, list, get, add images, erase) and accounts (create, top
+// up, balance, transactions).
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"
@@ -31,6 +31,40 @@ StatusOr<bool> OptionalBool(const json& o, const char* key) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_string() && (v == "true" || v == "false")) return v == "true";
   return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be a boolean");
+}
+
+// The uploaded face images of an enrolment ("images", also accepted as "frames").
+StatusOr<std::vector<biometrics::NamedImage>> UploadedImages(const Input& in) {
+  std::vector<biometrics::NamedImage> images;
+  for (const char* field : {"images", "frames"}) {
+    auto it = in.images.find(field);
+    if (it == in.images.end()) continue;
+    for (size_t i = 0; i < it->second.size(); ++i) {
+      std::string name = field;
+      name += "[";
+      name += std::to_string(i);
+      name += "]";
+      images.push_back({std::move(name), it->second[i]});
+    }
+  }
+  if (images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
+  return images;
+}
+
+// HTTP code of an enrolment result (201 enrolled, 409 duplicate, 422 no usable image); adds
+// the error to `body` and fills the audit `detail`.
+int EnrollReplyCode(const biometrics::EnrollResult& r, json& body, json& detail) {
+  detail = {{"status", body["status"]}, {"templates", r.template_ids.size()}};
+  if (r.status == biometrics::EnrollStatus::kEnrolled) return 201;
+  const bool duplicate = r.status == biometrics::EnrollStatus::kDuplicate;
+  if (duplicate) {
+    detail["duplicate_of"] = r.duplicate_of;
+    detail["duplicate_score"] = r.duplicate_score;
+  }
+  body["error"] = {{"code", r.reason},
+                   {"message", duplicate ? "this face is already enrolled as another subject"
+                                         : "no image passed the quality and liveness checks"}};
+  return duplicate ? 409 : 422;
 }
 
 }  // namespace
@@ -83,40 +117,67 @@ void Service::Impl::AddPeopleRoutes() {
               }
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
-              std::vector<biometrics::NamedImage> images;
-              for (const char* field : {"images", "frames"}) {
-                auto it = in.images.find(field);
-                if (it == in.images.end()) continue;
-                for (size_t i = 0; i < it->second.size(); ++i) {
-                  images.push_back({std::string(field) + "[" + std::to_string(i) + "]",
-                                    it->second[i]});
-                }
-              }
-              if (images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
+              FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::EnrollFromBytes(*deps.pipeline,
                                                                            *deps.gallery, s, images,
                                                                            eo, c.now_ms));
               json body = biometrics::EnrollResultToJson(r);
               body["subject_id"] = s.id;
-              json detail = {{"status", body["status"]}, {"templates", r.template_ids.size()}};
-              if (r.status == biometrics::EnrollStatus::kDuplicate) {
-                detail["duplicate_of"] = r.duplicate_of;
-                detail["duplicate_score"] = r.duplicate_score;
-              }
-              int code = 201;
-              if (r.status == biometrics::EnrollStatus::kEnrolled) {
-                if (!account.empty()) {
-                  FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
-                  body["account_id"] = account;
-                }
-              } else {
-                code = r.status == biometrics::EnrollStatus::kDuplicate ? 409 : 422;
-                body["error"] = {{"code", r.reason},
-                                 {"message", r.status == biometrics::EnrollStatus::kDuplicate
-                                                 ? "this face is already enrolled as another subject"
-                                                 : "no image passed the quality and liveness checks"}};
+              json detail;
+              const int code = EnrollReplyCode(r, body, detail);
+              if (r.status == biometrics::EnrollStatus::kEnrolled && !account.empty()) {
+                FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
+                body["account_id"] = account;
               }
               Audit(c, "enroll", s.id, body["status"], detail);
+              return Reply{code, body};
+            }});
+  // Registered as an exact path: httplib matches the whole path, so this never catches
+  // /v1/subjects/{id}.
+  Register({"GET", "/v1/subjects", {Role::kEnroller, Role::kAuditor}, TerminalKind::kNone,
+            "Subjects in id order, a page at a time (query: after, limit); next_after when the "
+            "page is full",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(int limit, QueryLimit(c.req));
+              std::string after;
+              if (c.req.has_param("after")) {
+                after = c.req.get_param_value("after");
+                if (!biometrics::ValidateSubjectId(after).ok()) {
+                  return InvalidArgument("invalid_after", "after must be a subject id");
+                }
+              }
+              FACEPAY_ASSIGN_OR_RETURN(auto subjects, deps.bio_store->ListSubjects(after, limit));
+              json items = json::array();
+              for (const auto& s : subjects) {
+                items.push_back({{"id", s.id},
+                                 {"display_name", s.display_name},
+                                 {"created_at_ms", s.created_at_ms},
+                                 {"templates", deps.gallery->TemplatesOf(s.id).size()}});
+              }
+              json j = {{"items", std::move(items)}};
+              if (static_cast<int>(subjects.size()) == limit) j["next_after"] = subjects.back().id;
+              return Reply{200, j};
+            }});
+  Register({"POST", "/v1/subjects/{id}/images", {Role::kEnroller}, TerminalKind::kNone,
+            "Add face images to an enrolled subject (enrolment checks; at most 4 templates)",
+            [this](Call& c) -> StatusOr<Reply> {
+              const std::string id = c.Param(1);
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
+              FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
+              biometrics::EnrollOptions eo;
+              FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(in.fields, "fuse"));
+              FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
+              FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::AddImagesFromBytes(
+                                                   *deps.pipeline, *deps.gallery, id, images, eo,
+                                                   c.now_ms));
+              json body = biometrics::EnrollResultToJson(r);
+              body["subject_id"] = id;
+              json detail;
+              const int code = EnrollReplyCode(r, body, detail);
+              if (r.status == biometrics::EnrollStatus::kEnrolled) {
+                body["templates_total"] = deps.gallery->TemplatesOf(id).size();
+              }
+              Audit(c, "add_images", id, body["status"], detail);
               return Reply{code, body};
             }});
   Register({"GET", "/v1/subjects/{id}", {Role::kEnroller, Role::kAuditor}, TerminalKind::kNone,

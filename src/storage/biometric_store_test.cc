@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -115,6 +116,88 @@ TEST_P(BiometricStoreTest, EnrollGetListEraseRoundTripWithReasonTokens) {
   EXPECT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(50, "alice")}).ok());
 }
 
+TEST_P(BiometricStoreTest, ListsSubjectsInIdOrderPagedStrictlyAfterAnId) {
+  auto& s = store();
+  EXPECT_TRUE(s.ListSubjects("", 10)->empty());
+  // Mixed case, digits and punctuation: byte order on both backends, whatever the collation.
+  const std::vector<std::string> ids = {"b", "A", "a-1", "a.2", "Z9", "a", "10", "9", "a:b"};
+  int64_t tid = 100;
+  for (const auto& id : ids) {
+    ASSERT_TRUE(s.EnrollSubject(MakeSubject(id), {MakeTemplate(++tid, id)}).ok());
+  }
+  std::vector<std::string> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> paged;
+  std::string after;
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 10);
+    auto page = s.ListSubjects(after, 4);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_LE(page->size(), 4u);
+    for (const auto& sub : *page) paged.push_back(sub.id);
+    if (page->size() < 4) break;
+    after = page->back().id;
+  }
+  EXPECT_EQ(paged, sorted);
+  auto all = s.ListSubjects("", 1000);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), ids.size());
+  const Subject& first = (*all)[0];
+  EXPECT_EQ(first.id, "10");
+  EXPECT_EQ(first.display_name, "Subject 10");
+  EXPECT_EQ(first.consent.channel, "test");
+  EXPECT_EQ(first.created_at_ms, 1'234);
+  // Strictly after, also for an id that is not enrolled.
+  EXPECT_EQ((*s.ListSubjects("a", 1))[0].id, "a-1");
+  EXPECT_EQ((*s.ListSubjects("a0", 1))[0].id, "a:b");
+  EXPECT_TRUE(s.ListSubjects("b", 5)->empty());
+  for (int bad : {0, -1, 1001}) {
+    EXPECT_EQ(s.ListSubjects("", bad).status().reason(), "invalid_limit") << bad;
+  }
+  ASSERT_TRUE(s.EraseSubject("a", 1).ok());
+  EXPECT_EQ((*s.ListSubjects("Z9", 1))[0].id, "a-1") << "erased subjects are not listed";
+}
+
+TEST_P(BiometricStoreTest, AddsTemplatesToAnExistingSubjectAndLogsEachInOrder) {
+  auto& s = store();
+  ASSERT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(10, "alice", 5)}).ok());
+  ASSERT_TRUE(s.EnrollSubject(MakeSubject("bob"), {MakeTemplate(20, "bob", 6)}).ok());
+  // The records' subject_id is not trusted: they belong to the subject named by the call.
+  ASSERT_TRUE(s.AddTemplates("alice", {MakeTemplate(30, "bob", 7), MakeTemplate(11, "alice", 7)})
+                  .ok());
+  auto t30 = s.GetTemplate(30);
+  ASSERT_TRUE(t30.ok() && t30->has_value());
+  EXPECT_EQ((*t30)->subject_id, "alice");
+  EXPECT_EQ((*t30)->sealed, MakeTemplate(30, "bob").sealed);
+  EXPECT_EQ((*t30)->created_at_ms, 7);
+  EXPECT_EQ(*s.LatestSequence(), 4);
+  auto log = s.ChangesSince(2, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].sequence, 3);
+  EXPECT_EQ((*log)[0].op, ChangeOp::kAdd);
+  EXPECT_EQ((*log)[0].template_id, 30);
+  EXPECT_EQ((*log)[0].subject_id, "alice");
+  EXPECT_EQ((*log)[1].template_id, 11);
+
+  EXPECT_EQ(s.AddTemplates("nobody", {MakeTemplate(40, "nobody")}).reason(), "subject_not_found");
+  // A collision fails the whole call: no template, no log entry.
+  EXPECT_EQ(s.AddTemplates("bob", {MakeTemplate(41, "bob"), MakeTemplate(10, "bob")}).reason(),
+            "template_exists");
+  EXPECT_FALSE(*s.GetTemplate(40));
+  EXPECT_FALSE(*s.GetTemplate(41));
+  EXPECT_EQ(*s.LatestSequence(), 4);
+  EXPECT_TRUE(s.AddTemplates("bob", {}).ok()) << "nothing to add is not an error";
+  EXPECT_EQ(*s.LatestSequence(), 4);
+
+  // Erasure removes the added templates too, and logs their removal.
+  auto removed = s.EraseSubject("alice", 9);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, (std::vector<int64_t>{10, 11, 30}));
+  EXPECT_EQ(*s.LatestSequence(), 7);
+  EXPECT_EQ(s.AddTemplates("alice", {MakeTemplate(50, "alice")}).reason(), "subject_not_found");
+}
+
 TEST_P(BiometricStoreTest, ChangeLogIsStrictlyIncreasingAndPaged) {
   auto& s = store();
   EXPECT_EQ(*s.LatestSequence(), 0);
@@ -214,7 +297,8 @@ TEST_P(BiometricStoreTest, MigratesOnceSharesTheDatabaseWithTheLedgerAndRefusesN
   EXPECT_EQ(again.status().reason(), "schema_too_new");
 }
 
-// Two stores (two nodes) enroll and erase at once while a follower pages through the log.
+// Two stores (two nodes) enroll, add templates and erase at once while a follower pages
+// through the log.
 // Whatever the follower has read up to sequence S must include every change <= S that ever
 // commits: with a plain database sequence a transaction could commit 7 after another
 // committed 8, and a follower already at 8 would miss 7 forever.
@@ -234,6 +318,9 @@ TEST_P(BiometricStoreTest, AFollowerNeverSkipsAChangeWhileTwoStoresWrite) {
         ++errors;
       }
       if (i % 3 == 0 && !st->EraseSubject(id, 7).ok()) ++errors;
+      if (i % 3 == 1 && !st->AddTemplates(id, {MakeTemplate(id_base + 500 + i, id)}).ok()) {
+        ++errors;
+      }
     }
   };
   std::set<int64_t> seen;
@@ -263,7 +350,7 @@ TEST_P(BiometricStoreTest, AFollowerNeverSkipsAChangeWhileTwoStoresWrite) {
   EXPECT_EQ(errors.load(), 0);
   auto all = store().ChangesSince(0, 10'000);
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->size(), 2u * (80 + 28));
+  EXPECT_EQ(all->size(), 2u * (80 + 28 + 13));  // enrolments, erasures, added templates
   std::set<int64_t> logged;
   for (const auto& c : *all) logged.insert(c.sequence);
   EXPECT_EQ(seen, logged) << "the follower skipped a change that committed late";

@@ -10,7 +10,8 @@ namespace {
 constexpr int64_t kMigrationLockKey = 7468202;
 
 // Index i holds the migration from version i to i+1. Never edit a released entry; append.
-// Same tables as the SQLite schema (version 2 there = version 1 here). The change log's
+// Same tables as the SQLite schema (version 2 there = version 1 here; version 2 here adds
+// the byte-order index SQLite does not need). The change log's
 // sequence comes from the single-row template_log_head, updated in the appending
 // transaction: its row lock serialises appends, so sequences commit in increasing order and a
 // follower that has read up to S never sees a smaller sequence commit later.
@@ -45,6 +46,10 @@ CREATE TABLE policies(
   target_fpir DOUBLE PRECISION NOT NULL, measured_fpir DOUBLE PRECISION NOT NULL,
   gallery_size BIGINT NOT NULL, impostor_probes BIGINT NOT NULL,
   calibrated_at_ms BIGINT NOT NULL);
+)sql",
+      // Subjects are listed in byte order (as on SQLite), whatever the database collation.
+      R"sql(
+CREATE INDEX subjects_id_c ON subjects(id COLLATE "C");
 )sql",
   };
   return kMigrations;

@@ -42,10 +42,17 @@ void PrepareStatements(pqxx::connection& c) {
   c.prepare("bio_log_change",
             "INSERT INTO template_changes(seq, op, template_id, subject_id, at_ms) "
             "VALUES($1,$2,$3,$4,$5)");
-  c.prepare("bio_get_subject",
-            "SELECT id, display_name, external_ref, consent_version, consent_at_ms, "
-            "consent_channel, phone_last4_hash, pin_hash, created_at_ms FROM subjects "
-            "WHERE id = $1");
+  const std::string subject_cols =
+      "SELECT id, display_name, external_ref, consent_version, consent_at_ms, "
+      "consent_channel, phone_last4_hash, pin_hash, created_at_ms FROM subjects";
+  c.prepare("bio_get_subject", subject_cols + " WHERE id = $1");
+  // Byte order (COLLATE "C", as SQLite's BINARY), served by the subjects_id_c index.
+  c.prepare("bio_list_subjects", subject_cols +
+                                     " WHERE id COLLATE \"C\" > $1 ORDER BY id COLLATE \"C\" "
+                                     "LIMIT $2");
+  // FOR SHARE: an erasure of the subject (FOR UPDATE) waits for the adding transaction, or
+  // the adding transaction waits for it and then finds no row.
+  c.prepare("bio_share_subject", "SELECT 1 FROM subjects WHERE id = $1 FOR SHARE");
   c.prepare("bio_lock_subject", "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE");
   c.prepare("bio_subject_templates", "SELECT id FROM templates WHERE subject_id = $1 ORDER BY id");
   c.prepare("bio_delete_templates", "DELETE FROM templates WHERE subject_id = $1");
@@ -105,10 +112,44 @@ TemplateRecord ReadTemplate(const pqxx::row& r) {
   return t;
 }
 
+Subject ReadSubject(const pqxx::row& row) {
+  Subject s;
+  s.id = row[0].c_str();
+  s.display_name = row[1].c_str();
+  s.external_ref = row[2].c_str();
+  s.consent = {row[3].c_str(), row[4].as<int64_t>(), row[5].c_str()};
+  s.phone_last4_hash = row[6].c_str();
+  s.pin_hash = row[7].c_str();
+  s.created_at_ms = row[8].as<int64_t>();
+  return s;
+}
+
 // Reserves `n` change-log sequence numbers (the head's row lock is held until commit) and
 // returns the first.
 int64_t ReserveSequences(pqxx::transaction_base& w, int64_t n) {
   return w.exec_prepared1("bio_advance_log", n)[0].as<int64_t>() - n + 1;
+}
+
+// Inserts the subject's templates, then appends one "add" each to the change log (last, so
+// the head's row lock is held only until the commit). Inside the caller's transaction.
+StatusOr<bool> InsertTemplates(pqxx::transaction_base& w, const std::string& subject_id,
+                               const std::vector<TemplateRecord>& templates) {
+  for (const auto& t : templates) {
+    if (w.exec_prepared("bio_insert_template", t.template_id, subject_id, t.model_id,
+                        static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
+                        t.created_at_ms)
+            .empty()) {
+      return AlreadyExists("template_exists", "template id collision");
+    }
+  }
+  if (!templates.empty()) {
+    int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
+    for (const auto& t : templates) {
+      w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, subject_id,
+                      t.created_at_ms);
+    }
+  }
+  return true;
 }
 
 class PgBiometricStore final : public biometrics::BiometricStore {
@@ -124,23 +165,18 @@ class PgBiometricStore final : public biometrics::BiometricStore {
               .empty()) {
         return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
       }
-      for (const auto& t : templates) {
-        if (w.exec_prepared("bio_insert_template", t.template_id, s.id, t.model_id,
-                            static_cast<double>(t.quality), pqxx::binarystring(t.sealed),
-                            t.created_at_ms)
-                .empty()) {
-          return AlreadyExists("template_exists", "template id collision");
-        }
+      return InsertTemplates(w, s.id, templates);
+    });
+    return done.status();
+  }
+
+  Status AddTemplates(const std::string& subject_id,
+                      const std::vector<TemplateRecord>& templates) override {
+    StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
+      if (w.exec_prepared("bio_share_subject", subject_id).empty()) {
+        return NotFound("subject_not_found", "no subject " + subject_id);
       }
-      // Appended last, so the head's row lock is held only until the commit.
-      if (!templates.empty()) {
-        int64_t seq = ReserveSequences(w, static_cast<int64_t>(templates.size()));
-        for (const auto& t : templates) {
-          w.exec_prepared("bio_log_change", seq++, std::string("add"), t.template_id, s.id,
-                          t.created_at_ms);
-        }
-      }
-      return true;
+      return InsertTemplates(w, subject_id, templates);
     });
     return done.status();
   }
@@ -150,16 +186,22 @@ class PgBiometricStore final : public biometrics::BiometricStore {
         [&](pqxx::transaction_base& w) -> StatusOr<std::optional<Subject>> {
           pqxx::result r = w.exec_prepared("bio_get_subject", id);
           if (r.empty()) return std::optional<Subject>();
-          const auto& row = r[0];
-          Subject s;
-          s.id = row[0].c_str();
-          s.display_name = row[1].c_str();
-          s.external_ref = row[2].c_str();
-          s.consent = {row[3].c_str(), row[4].as<int64_t>(), row[5].c_str()};
-          s.phone_last4_hash = row[6].c_str();
-          s.pin_hash = row[7].c_str();
-          s.created_at_ms = row[8].as<int64_t>();
-          return std::optional<Subject>(std::move(s));
+          return std::optional<Subject>(ReadSubject(r[0]));
+        });
+  }
+
+  StatusOr<std::vector<Subject>> ListSubjects(const std::string& after_id, int limit) override {
+    if (limit < 1 || limit > biometrics::kMaxListSubjects) {
+      return InvalidArgument("invalid_limit", "limit must be 1.." +
+                                                  std::to_string(biometrics::kMaxListSubjects));
+    }
+    return Read<std::vector<Subject>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::vector<Subject>> {
+          std::vector<Subject> out;
+          for (const auto& row : w.exec_prepared("bio_list_subjects", after_id, limit)) {
+            out.push_back(ReadSubject(row));
+          }
+          return out;
         });
   }
 

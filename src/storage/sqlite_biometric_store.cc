@@ -18,6 +18,22 @@ using biometrics::TemplateRecord;
 constexpr const char* kTemplateColumns =
     "SELECT id, subject_id, model_id, quality, sealed, created_at_ms FROM templates";
 
+constexpr const char* kSubjectColumns =
+    "SELECT id, display_name, external_ref, consent_version, consent_at_ms, consent_channel,"
+    " phone_last4_hash, pin_hash, created_at_ms FROM subjects";
+
+Subject ReadSubject(const SqliteStmt& st) {
+  Subject s;
+  s.id = st.Text(0);
+  s.display_name = st.Text(1);
+  s.external_ref = st.Text(2);
+  s.consent = {st.Text(3), st.Int(4), st.Text(5)};
+  s.phone_last4_hash = st.Text(6);
+  s.pin_hash = st.Text(7);
+  s.created_at_ms = st.Int(8);
+  return s;
+}
+
 TemplateRecord ReadTemplate(const SqliteStmt& st) {
   TemplateRecord t;
   t.template_id = st.Int(0);
@@ -48,40 +64,53 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
         return AlreadyExists("subject_exists", "subject " + s.id + " is already enrolled");
       }
       FACEPAY_RETURN_IF_ERROR(st);
-      for (const auto& t : templates) {
-        FACEPAY_ASSIGN_OR_RETURN(auto it, db_->Prepare(
-            "INSERT INTO templates(id, subject_id, model_id, quality, sealed, created_at_ms)"
-            " VALUES(?,?,?,?,?,?)"));
-        st = it.Bind(1, t.template_id).Bind(2, s.id).Bind(3, t.model_id)
-                 .BindDouble(4, t.quality).BindBlob(5, t.sealed).Bind(6, t.created_at_ms).Run();
-        if (st.code() == StatusCode::kAlreadyExists) {
-          return AlreadyExists("template_exists", "template id collision");
-        }
-        FACEPAY_RETURN_IF_ERROR(st);
-        FACEPAY_RETURN_IF_ERROR(LogChange("add", t.template_id, s.id, t.created_at_ms));
-      }
-      return Status::Ok();
+      return InsertTemplates(s.id, templates);
+    });
+  }
+
+  Status AddTemplates(const std::string& subject_id,
+                      const std::vector<TemplateRecord>& templates) override {
+    std::lock_guard lock(mu_);
+    return InTxn([&]() -> Status {
+      FACEPAY_ASSIGN_OR_RETURN(auto ex, db_->Prepare("SELECT 1 FROM subjects WHERE id = ?"));
+      ex.Bind(1, subject_id);
+      FACEPAY_ASSIGN_OR_RETURN(bool found, ex.Step());
+      ex.Reset();
+      if (!found) return NotFound("subject_not_found", "no subject " + subject_id);
+      return InsertTemplates(subject_id, templates);
     });
   }
 
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
     std::lock_guard lock(mu_);
-    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-        "SELECT id, display_name, external_ref, consent_version, consent_at_ms, consent_channel,"
-        " phone_last4_hash, pin_hash, created_at_ms FROM subjects WHERE id = ?"));
+    FACEPAY_ASSIGN_OR_RETURN(auto st,
+                             db_->Prepare(std::string(kSubjectColumns) + " WHERE id = ?"));
     st.Bind(1, id);
     FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<Subject>();
-    Subject s;
-    s.id = st.Text(0);
-    s.display_name = st.Text(1);
-    s.external_ref = st.Text(2);
-    s.consent = {st.Text(3), st.Int(4), st.Text(5)};
-    s.phone_last4_hash = st.Text(6);
-    s.pin_hash = st.Text(7);
-    s.created_at_ms = st.Int(8);
+    Subject s = ReadSubject(st);
     st.Reset();
     return std::optional<Subject>(std::move(s));
+  }
+
+  StatusOr<std::vector<Subject>> ListSubjects(const std::string& after_id, int limit) override {
+    if (limit < 1 || limit > biometrics::kMaxListSubjects) {
+      return InvalidArgument("invalid_limit", "limit must be 1.." +
+                                                  std::to_string(biometrics::kMaxListSubjects));
+    }
+    std::lock_guard lock(mu_);
+    // TEXT compares with the BINARY collation: byte order, as on PostgreSQL (COLLATE "C").
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(std::string(kSubjectColumns) +
+                                                   " WHERE id > ? ORDER BY id LIMIT ?"));
+    st.Bind(1, after_id).Bind(2, static_cast<int64_t>(limit));
+    std::vector<Subject> out;
+    for (;;) {
+      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadSubject(st));
+    }
+    st.Reset();
+    return out;
   }
 
   StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at_ms) override {
@@ -242,6 +271,27 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
       return s;
     }
     return db_->Exec("COMMIT");
+  }
+
+  // Inserts the subject's templates and logs one "add" each; inside InTxn. The log's
+  // AUTOINCREMENT sequence is ordered by commit, since the IMMEDIATE transaction holds the
+  // database's write lock.
+  Status InsertTemplates(const std::string& subject_id,
+                         const std::vector<TemplateRecord>& templates) {
+    for (const auto& t : templates) {
+      FACEPAY_ASSIGN_OR_RETURN(auto it, db_->Prepare(
+          "INSERT INTO templates(id, subject_id, model_id, quality, sealed, created_at_ms)"
+          " VALUES(?,?,?,?,?,?)"));
+      Status st = it.Bind(1, t.template_id).Bind(2, subject_id).Bind(3, t.model_id)
+                      .BindDouble(4, t.quality).BindBlob(5, t.sealed).Bind(6, t.created_at_ms)
+                      .Run();
+      if (st.code() == StatusCode::kAlreadyExists) {
+        return AlreadyExists("template_exists", "template id collision");
+      }
+      FACEPAY_RETURN_IF_ERROR(st);
+      FACEPAY_RETURN_IF_ERROR(LogChange("add", t.template_id, subject_id, t.created_at_ms));
+    }
+    return Status::Ok();
   }
 
   Status LogChange(const char* op, int64_t template_id, const std::string& subject, int64_t at) {

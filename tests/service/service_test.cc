@@ -234,6 +234,74 @@ TEST_P(ServiceFlows, ErasureRemovesTheFaceEverywhereAndKeepsThePaymentHistory) {
   EXPECT_EQ(audit.body["items"].size(), 1u);
 }
 
+TEST_P(ServiceFlows, SubjectsAreListedInPagesAndGainImagesWithTheEnrollmentChecks) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string auditor = n.MakeKey(Role::kAuditor);
+  EnrollWithAccount(n, enroller, "colin", "Colin_Powell", {38, 74}, 100);
+  EnrollWithAccount(n, enroller, "angelina", "Angelina_Jolie", {3, 4}, 100);
+  EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 100);
+
+  auto page = n.Call("GET", "/v1/subjects?limit=2", auditor);
+  ASSERT_EQ(page.status, 200) << page.raw;
+  ASSERT_EQ(page.body["items"].size(), 2u) << page.raw;
+  EXPECT_EQ(page.body["items"][0]["id"], "alvaro");
+  EXPECT_EQ(page.body["items"][0]["display_name"], "Alvaro_Uribe");
+  EXPECT_GT(page.body["items"][0]["created_at_ms"].get<int64_t>(), 0);
+  EXPECT_EQ(page.body["items"][1]["id"], "angelina");
+  EXPECT_EQ(page.body["items"][1]["templates"], 2);
+  ASSERT_EQ(page.body["next_after"], "angelina") << page.raw;
+  auto last = n.Call("GET", "/v1/subjects?limit=2&after=angelina", enroller);
+  ASSERT_EQ(last.status, 200) << last.raw;
+  ASSERT_EQ(last.body["items"].size(), 1u) << last.raw;
+  EXPECT_EQ(last.body["items"][0]["id"], "colin");
+  EXPECT_FALSE(last.body.contains("next_after")) << "a short page is the last";
+  EXPECT_EQ(n.Call("GET", "/v1/subjects", auditor).body["items"].size(), 3u) << "default limit";
+  EXPECT_EQ(n.Call("GET", "/v1/subjects?limit=0", auditor).body["error"]["code"], "invalid_limit");
+  EXPECT_EQ(n.Call("GET", "/v1/subjects?after=a%20b", auditor).body["error"]["code"],
+            "invalid_after");
+
+  // Another photo of the same person: added, the subject has one template more.
+  auto add = n.Post("/v1/subjects/angelina/images", enroller,
+                    {{"images", Frames({Img("Angelina_Jolie", 8)})}});
+  ASSERT_EQ(add.status, 201) << add.raw;
+  EXPECT_EQ(add.body["status"], "enrolled");
+  EXPECT_EQ(add.body["subject_id"], "angelina");
+  EXPECT_EQ(add.body["templates"], 1);
+  EXPECT_EQ(add.body["templates_total"], 3);
+  EXPECT_TRUE(add.body["images"][0]["kept"].get<bool>());
+  auto got = n.Call("GET", "/v1/subjects/angelina", auditor);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body["templates"], 3) << got.raw;
+
+  // A photo already enrolled as someone else: refused as a duplicate, nothing added.
+  auto dup = n.Post("/v1/subjects/angelina/images", enroller,
+                    {{"images", Frames({Img("Alvaro_Uribe", 10)})}});
+  ASSERT_EQ(dup.status, 409) << dup.raw;
+  EXPECT_EQ(dup.body["error"]["code"], "duplicate_subject");
+  EXPECT_EQ(dup.body["duplicate_of"], "alvaro");
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina", auditor).body["templates"], 3);
+
+  // Past the per-subject cap (4 templates): refused, nothing added.
+  auto full = n.Post("/v1/subjects/angelina/images", enroller,
+                     {{"images", Frames({Img("Angelina_Jolie", 15), Img("Angelina_Jolie", 8)})}});
+  EXPECT_EQ(full.status, 409) << full.raw;
+  EXPECT_EQ(full.body["error"]["code"], "too_many_templates") << full.raw;
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina", auditor).body["templates"], 3);
+
+  auto unknown = n.Post("/v1/subjects/nobody/images", enroller,
+                        {{"images", Frames({Img("Angelina_Jolie", 8)})}});
+  EXPECT_EQ(unknown.status, 404) << unknown.raw;
+  EXPECT_EQ(unknown.body["error"]["code"], "subject_not_found");
+  auto none = n.Post("/v1/subjects/angelina/images", enroller, {{"images", json::array()}});
+  EXPECT_EQ(none.status, 400) << none.raw;
+
+  auto audit = n.Call("GET", "/v1/audit?action=add_images&target=angelina", admin);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  EXPECT_EQ(audit.body["items"].size(), 2u) << "the addition and the duplicate: " << audit.raw;
+}
+
 TEST_P(ServiceFlows, AtmVerifiesOneToOneAndBorderMatchesTheDocumentPhoto) {
   Node& n = StartNode();
   const std::string enroller = n.MakeKey(Role::kEnroller);
@@ -280,7 +348,8 @@ TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthen
     std::string method, path;
   };
   const std::vector<Route> routes = {
-      {"POST", "/v1/subjects"},        {"GET", "/v1/subjects/x"},
+      {"POST", "/v1/subjects"},        {"GET", "/v1/subjects"},
+      {"GET", "/v1/subjects/x"},       {"POST", "/v1/subjects/x/images"},
       {"DELETE", "/v1/subjects/x"},    {"POST", "/v1/accounts"},
       {"GET", "/v1/accounts/x"},       {"POST", "/v1/accounts/x/topups"},
       {"GET", "/v1/accounts/x/transactions"},

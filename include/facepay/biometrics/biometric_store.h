@@ -18,6 +18,8 @@
 
 namespace facepay::biometrics {
 
+inline constexpr int kMaxListSubjects = 1000;
+
 enum class ChangeOp { kAdd, kRemove };
 
 struct TemplateChange {
@@ -35,8 +37,18 @@ class BiometricStore {
   // AlreadyExists("subject_exists"); AlreadyExists("template_exists") on an id collision.
   virtual Status EnrollSubject(const Subject& subject,
                                const std::vector<TemplateRecord>& templates) = 0;
+  // Inserts more templates of an existing subject in one transaction and logs one kAdd per
+  // template, with EnrollSubject's ordering guarantees (templates' subject_id is ignored: they
+  // belong to `subject_id`). NotFound("subject_not_found"); AlreadyExists("template_exists")
+  // on an id collision (nothing is written then).
+  virtual Status AddTemplates(const std::string& subject_id,
+                              const std::vector<TemplateRecord>& templates) = 0;
   // nullopt when absent.
   virtual StatusOr<std::optional<Subject>> GetSubject(const std::string& id) = 0;
+  // A page of subjects in id order (byte order), strictly after `after_id` ("" = from the
+  // start), at most `limit`; fewer means the last page. InvalidArgument("invalid_limit")
+  // unless 1..kMaxListSubjects.
+  virtual StatusOr<std::vector<Subject>> ListSubjects(const std::string& after_id, int limit) = 0;
   // Deletes the subject and its templates, logs one kRemove per template and writes an
   // erasure audit row. Returns the removed template ids. NotFound("subject_not_found").
   virtual StatusOr<std::vector<int64_t>> EraseSubject(const std::string& id, int64_t at_ms) = 0;

@@ -72,6 +72,17 @@ StatusOr<EnrollResult> EnrollFromBytes(const vision::FacePipeline& pipeline, Gal
                                        const std::vector<NamedImage>& images,
                                        const EnrollOptions& options, int64_t now_ms);
 
+// Adds images of an already enrolled subject, with the enrolment's checks: each image
+// analysed (quality, liveness), the best `options.max_templates` usable ones kept, and an image
+// that matches ANOTHER subject at or above the duplicate threshold refuses the whole call
+// (status kDuplicate; matching the subject itself is expected). kEnrolled carries the new
+// template ids. Errors: NotFound("subject_not_found"), invalid_subject_id,
+// invalid_image_count, FailedPrecondition("too_many_templates") past kTemplatesPerSubject.
+StatusOr<EnrollResult> AddImagesFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
+                                          const std::string& subject_id,
+                                          const std::vector<NamedImage>& images,
+                                          const EnrollOptions& options, int64_t now_ms);
+
 struct IdentifyResult {
   Decision decision;
   std::vector<Candidate> top;  // top-k subjects with scores (empty when no usable face)

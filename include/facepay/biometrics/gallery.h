@@ -9,13 +9,14 @@
 //
 // Several galleries (nodes) may share one store: CatchUp applies the change log after
 // sequence() (other nodes' enrolments and erasures; GalleryFollower runs it periodically).
-// Enroll/Erase index their own change at once and then catch up through the log, which also
-// holds their own changes (applied idempotently): sequence() only advances over changes that
-// have been applied, never past another node's change that was not.
+// Enroll/AddTemplates/Erase index their own change at once and then catch up through the log,
+// which also holds their own changes (applied idempotently): sequence() only advances over
+// changes that have been applied, never past another node's change that was not.
 //
-// Thread-safety: all methods are thread-safe. Search takes `mu_` shared; Enroll, Erase and
-// Open's rebuild take it exclusively while they touch the index and label map (store writes
-// are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for disk).
+// Thread-safety: all methods are thread-safe. Search takes `mu_` shared; Enroll, AddTemplates,
+// Erase and Open's rebuild take it exclusively while they touch the index and label map (store
+// writes are serialised by `write_mu_` and happen outside `mu_`, so searches never wait for
+// disk).
 #pragma once
 
 #include <cstdint>
@@ -69,6 +70,10 @@ struct GalleryFollowStats {
 };
 inline constexpr size_t kMaxReportedTampered = 100;
 
+// Most templates a subject may have in the index: Search asks the index for
+// k * kTemplatesPerSubject hits so that k distinct subjects survive deduplication.
+inline constexpr int kTemplatesPerSubject = 4;
+
 struct NewTemplate {
   vision::Embedding embedding;
   float quality = 0;
@@ -85,6 +90,14 @@ class Gallery {
   StatusOr<std::vector<int64_t>> Enroll(const Subject& subject,
                                         const std::vector<NewTemplate>& templates,
                                         int64_t now_ms);
+  // Seals and stores more templates of an enrolled subject, then indexes them (as Enroll).
+  // Returns their ids. NotFound("subject_not_found"); FailedPrecondition("too_many_templates")
+  // when the subject would have more than kTemplatesPerSubject templates of this model
+  // (counted on this index after catching up; two nodes adding to the same subject at the
+  // same instant may overshoot it); InvalidArgument("dimension_mismatch", "no_templates").
+  StatusOr<std::vector<int64_t>> AddTemplates(const std::string& subject_id,
+                                              const std::vector<NewTemplate>& templates,
+                                              int64_t now_ms);
   // Removes the subject from the store (audited) and from the index. Returns templates removed.
   // NotFound("subject_not_found").
   StatusOr<size_t> Erase(const std::string& subject_id, int64_t now_ms);
@@ -121,6 +134,13 @@ class Gallery {
   Status Rebuild();
   Status TryLoadSnapshot(int64_t store_sequence, std::string* why);
   std::string SnapshotAd() const;
+  // Checks the dimensions and seals each template for `subject_id` under a new id.
+  StatusOr<std::vector<TemplateRecord>> Seal(const std::string& subject_id,
+                                             const std::vector<NewTemplate>& templates,
+                                             int64_t now_ms) const;
+  // Indexes templates this node has just stored; returns their ids. Requires write_mu_.
+  StatusOr<std::vector<int64_t>> IndexStoredLocked(const std::vector<TemplateRecord>& records,
+                                                   const std::vector<NewTemplate>& templates);
   StatusOr<size_t> CatchUpLocked();        // requires write_mu_
   Status DropLabelLocked(int64_t label);  // requires mu_ exclusively
 
@@ -129,7 +149,8 @@ class Gallery {
   const GalleryOptions options_;
   GalleryLoadReport report_;  // written only by Open
 
-  std::mutex write_mu_;  // serialises Enroll/Erase (store write + index update in order)
+  std::mutex write_mu_;  // serialises Enroll/AddTemplates/Erase/CatchUp (store write + index
+                         // update in order)
   mutable std::shared_mutex mu_;  // guards index_, subject_of_, labels_of_, sequence_, follow_
   // Writer preference: glibc's rwlock favours readers, so a steady stream of searches could
   // starve an erasure. Writers hold turnstile_ while waiting for mu_; readers pass through it
