@@ -111,6 +111,9 @@ int Seed(const SeedArgs& a) {
       s.created_at_ms = clock.NowMs();
       biometrics::EnrollOptions eo;
       eo.selection = vision::FaceSelection::kCentral;  // photos framed on one person
+      // A data set of photos, not live captures: see EnrollOptions.
+      eo.check_liveness = false;
+      eo.single_subject = false;
       auto r = biometrics::EnrollFromImages(*bio->pipeline, *bio->gallery, s, enroll, eo,
                                             clock.NowMs());
       if (!r.ok()) {

@@ -67,7 +67,8 @@ StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& sub
   std::vector<vision::Embedding> embeddings(paths.size());
   vision::AnalyzeOptions ao;
   ao.selection = options.selection;
-  ao.single_subject = true;
+  ao.single_subject = options.single_subject;
+  ao.liveness = options.check_liveness;
   for (size_t i = 0; i < paths.size(); ++i) {
     ImageVerdict v;
     v.path = paths[i];

@@ -126,6 +126,11 @@ class Node {
   }
 
   int port() const { return port_; }
+  // Stops accepting and returns once in-flight requests are answered (as SIGTERM does).
+  void Stop() {
+    service_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
   service::ServiceStore& store() { return *store_; }
   biometrics::Gallery& gallery() { return *gallery_; }
   payments::Ledger& ledger() { return *ledger_; }

@@ -2,6 +2,7 @@
 // images, real stores — every test runs over SQLite and over PostgreSQL.
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <chrono>
 #include <thread>
 
@@ -507,6 +508,51 @@ TEST_P(ServiceFlows, OpenApiDocumentListsExactlyTheServedRoutes) {
   EXPECT_GE(paths, 20);
   // And a route outside the document is not served.
   EXPECT_EQ(n.Call("POST", "/v1/gates/g1/exits", admin, "{}").body["error"]["code"], "no_such_route");
+}
+
+TEST_P(ServiceFlows, AKeyOverItsRateGets429UntilTheBucketRefills) {
+  Node& n = StartNode();
+  const std::string slow = n.MakeKey(Role::kAuditor, {}, 1.0);  // 1/s, bursts of 5
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = n.Call("GET", "/v1/stats", slow);
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.body["error"]["code"], "rate_limited");
+    }
+  }
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(limited, 3);
+  const std::string other = n.MakeKey(Role::kAuditor);
+  EXPECT_EQ(n.Call("GET", "/v1/stats", other).status, 200) << "limits are per key";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(n.Call("GET", "/v1/stats", slow).status, 200) << "the bucket refills";
+}
+
+TEST_P(ServiceFlows, StoppingFinishesTheRequestInFlight) {
+  Node& n = StartNode();
+  const std::string gate = n.MakeKey(Role::kGate, {"g1"});
+  json body = {{"event_id", "late"}, {"frames", Frames({Img("Angelina_Jolie", 3), Img("Angelina_Jolie", 4),
+                                                       Img("Angelina_Jolie", 8), Img("Angelina_Jolie", 15),
+                                                       Img("Angelina_Jolie", 16), Img("Angelina_Jolie", 3)})}};
+  for (int i = 0; i < 2; ++i) body["frames"].push_back(body["frames"][i]);  // 8 frames: slow
+  httplib::Client cli("127.0.0.1", n.port());
+  cli.set_keep_alive(true);
+  cli.set_read_timeout(60, 0);
+  ASSERT_TRUE(cli.Get("/healthz"));  // connected before the clock starts
+  std::optional<httplib::Result> res;
+  std::thread client([&] {
+    res = cli.Post("/v1/gates/g1/passages", {{"Authorization", "Bearer " + gate}}, body.dump(),
+                   "application/json");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the request is being analysed
+  n.Stop();
+  client.join();
+  ASSERT_TRUE(res && *res) << "the in-flight passage was answered";
+  EXPECT_EQ((*res)->status, 200) << (*res)->body;
+  EXPECT_EQ(json::parse((*res)->body)["probe"]["frames"], 8);
+  EXPECT_EQ(n.Call("GET", "/healthz", "").status, 0) << "no longer accepting";
 }
 
 TEST_P(ServiceFlows, TwoNodesOnOneStoreHonourEnrollmentAndErasureWithinTwoSeconds) {

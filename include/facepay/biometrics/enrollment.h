@@ -25,6 +25,11 @@ struct EnrollOptions {
   float duplicate_threshold = 0.48f;
   bool allow_duplicate = false;
   vision::FaceSelection selection = vision::FaceSelection::kLargest;
+  // Live captures (kiosk, API) keep both on. Off only for curated photo sets an operator
+  // imports (facepay demo seed): a press photo is a photo, so a liveness check says nothing
+  // about it, and a bystander in the frame is cropped out by `selection`.
+  bool check_liveness = true;
+  bool single_subject = true;
 };
 
 struct ImageVerdict {
