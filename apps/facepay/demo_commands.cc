@@ -305,6 +305,7 @@ int BenchGate(const GateBenchArgs& a) {
       workers.emplace_back([&] {
         httplib::Client cli(a.url);
         cli.set_read_timeout(30, 0);
+        cli.set_tcp_nodelay(true);
         cli.set_bearer_token_auth(a.key.c_str());
         for (int i = next++; i < a.requests; i = next++) {
           json body = bodies[static_cast<size_t>(i) % bodies.size()];
