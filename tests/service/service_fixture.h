@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sodium.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -79,10 +81,12 @@ class Node {
     FACEPAY_ASSIGN_OR_RETURN(n->ledger_store_, storage::OpenLedgerStore(location));
     FACEPAY_ASSIGN_OR_RETURN(n->bio_store_, storage::OpenBiometricStore(location));
     FACEPAY_ASSIGN_OR_RETURN(n->store_, storage::OpenServiceStore(location));
-    FACEPAY_ASSIGN_OR_RETURN(n->wl_store_, storage::OpenSqliteBiometricStore(
-                                               ::testing::TempDir() + "/wl-" +
-                                               std::to_string(reinterpret_cast<uintptr_t>(n.get())) +
-                                               ".db"));
+    // Each node's own watchlist file, in a fresh directory removed with the node.
+    std::string tmpl = ::testing::TempDir() + "/facepay-wl-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return Internal("mkdtemp_failed", tmpl);
+    n->wl_dir_ = tmpl;
+    FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
+                             storage::OpenSqliteBiometricStore(n->wl_dir_ + "/watchlist.db"));
     biometrics::GalleryOptions go;
     go.model_id = e.pipeline->pack().params().embedder_model_id;
     go.dim = e.pipeline->pack().params().embedding_dim;
@@ -123,6 +127,10 @@ class Node {
     if (service_) service_->Stop();
     if (thread_.joinable()) thread_.join();
     if (follower_) follower_->Stop();
+    watchlist_.reset();
+    wl_store_.reset();
+    std::error_code ec;
+    if (!wl_dir_.empty()) std::filesystem::remove_all(wl_dir_, ec);
   }
 
   int port() const { return port_; }
@@ -182,6 +190,7 @@ class Node {
   std::unique_ptr<biometrics::GalleryFollower> follower_;
   std::thread thread_;
   int port_ = 0;
+  std::string wl_dir_;
 };
 
 }  // namespace facepay::testing
