@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "facepay/biometrics/gallery_follower.h"
+#include "facepay/common/env.h"
 #include "facepay/payments/clock.h"
 #include "facepay/payments/ledger.h"
 #include "facepay/service/auth.h"
@@ -164,7 +165,7 @@ int Serve(const ServeArgs& a) {
   std::string terminals_path = a.terminals;
   if (terminals_path.empty()) {
     const char* env = std::getenv("FACEPAY_TERMINALS");  // NOLINT(concurrency-mt-unsafe)
-    terminals_path = env ? env : "config/terminals/demo.json";
+    terminals_path = env ? env : ConfigDir() + "/terminals/demo.json";
   }
   auto terminals = service::LoadTerminals(terminals_path);
   if (!terminals.ok()) return Fail(terminals.status());
@@ -259,7 +260,8 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
   serve->add_option("--port", sa->port, "Port (default 8080; 0 = any free port)");
   serve->add_option("--port-file", sa->port_file, "Write the bound port to this file");
   serve->add_option("--terminals", sa->terminals,
-                    "Terminals config (default $FACEPAY_TERMINALS or config/terminals/demo.json)");
+                    "Terminals config (default $FACEPAY_TERMINALS, else the checkout's "
+                    "config/terminals/demo.json)");
   serve->add_option("--models", sa->models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
   serve->add_option("--index", sa->index, "Gallery index: Flat | HNSW32");
   serve->add_option("--threads", sa->threads, "HTTP worker threads (default 8)");

@@ -13,6 +13,9 @@ std::string ModelsDir();
 // $FACEPAY_DATA_DIR, else the build's default (<source>/../shared/data). The folder may not
 // exist (a fresh clone has no ../shared); callers check and say so clearly.
 std::string DataDir();
+// The shipped configuration (fares, terminals, camera profiles): $FACEPAY_CONFIG_DIR, else
+// the checkout's config/ folder.
+std::string ConfigDir();
 
 // Value of environment variable `name`, or `fallback` when it is unset or empty.
 std::string GetEnvOr(const char* name, const std::string& fallback);
