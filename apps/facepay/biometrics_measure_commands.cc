@@ -19,7 +19,7 @@ CLI::App* GetOrAdd(CLI::App& app, const std::string& name, const std::string& he
 }
 
 struct EvalIdentifyArgs {
-  std::string images, gallery, probes, models;
+  std::string images, gallery, probes, models, same_person;
   bool leave_one_out = false;
   int threads = 0;
   eval::IdentifyEvalOptions opt;
@@ -44,6 +44,11 @@ int EvalIdentify(EvalIdentifyArgs& a) {
   }
   if (!protocol.ok()) return Fail(protocol.status());
   if (a.leave_one_out) eval::AddLeaveOneOutProbes(*protocol);
+  if (!a.same_person.empty()) {
+    auto sp = eval::ReadSamePerson(a.same_person);
+    if (!sp.ok()) return Fail(sp.status());
+    a.opt.same_person = std::move(*sp);
+  }
   std::vector<std::string> paths = protocol->gallery_paths;
   for (const auto& p : protocol->probes) paths.push_back(p.path);
   std::sort(paths.begin(), paths.end());  // leave-one-out probes repeat gallery/mated images
@@ -62,7 +67,8 @@ int EvalIdentify(EvalIdentifyArgs& a) {
     j["probe_samples"] = a.probes;
   }
   j["leave_one_out"] = a.leave_one_out;
-  j["policy"]["model_id"] = pipeline->pack().params().embedder_model_id;
+  j["same_person_file"] = a.same_person;
+  j["model_id"] = pipeline->pack().params().embedder_model_id;
   PrintJson(j);
   return 0;
 }
@@ -156,6 +162,8 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
                "(non-mated probes against a gallery one smaller)");
   ei->add_option("--threads", ea->threads, "Embedding threads (0 = all cores)");
   ei->add_option("--models", ea->models, "Model pack folder");
+  ei->add_option("--same-person", ea->same_person,
+                 "File of names that are one person (label noise): not counted as impostors");
   ei->add_option("--policy-fpir", ea->opt.policy_target_fpirs,
                  "Target FPIRs of the policies calibrated for the outcome split (comma-separated)")
       ->delimiter(',');

@@ -314,8 +314,8 @@ class FaissGalleryIndex final : public GalleryIndex {
     }
   }
 
-  // k-means on an evenly spaced sample of `data` (kTrainPointsPerList per inverted list, FAISS
-  // warns below 39): training on every row of a million-vector batch would take far longer
+  // k-means (kTrainIterations) on an evenly spaced sample of `data` (kTrainPointsPerList per
+  // inverted list; FAISS warns below 39): training on every row of a million-vector batch would take far longer
   // than adding them. Spherical centroids: the vectors are L2-normalised, the metric is IP.
   Status TrainOn(faiss::Index* index, std::span<const float> data) const {
     const auto n = static_cast<int64_t>(data.size() / static_cast<size_t>(dim_));
@@ -325,6 +325,7 @@ class FaissGalleryIndex final : public GalleryIndex {
         return FailedPrecondition("index_untrained", "IVF needs at least nlist vectors to train");
       }
       ivf->cp.spherical = true;
+      ivf->cp.niter = kTrainIterations;
       want = std::min<int64_t>(n, kTrainPointsPerList * static_cast<int64_t>(ivf->nlist));
     }
     std::vector<float> sample;
@@ -343,7 +344,8 @@ class FaissGalleryIndex final : public GalleryIndex {
 
   static constexpr int64_t kDead = -1;
   static constexpr int kHnswEfSearch = 64;
-  static constexpr int64_t kTrainPointsPerList = 64;
+  static constexpr int64_t kTrainPointsPerList = 40;
+  static constexpr int kTrainIterations = 10;  // k-means; build time grows linearly with it
 
   std::string factory_;
   int dim_;

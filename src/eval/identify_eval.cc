@@ -155,6 +155,32 @@ void AddLeaveOneOutProbes(IdentifyProtocol& p) {
   }
 }
 
+StatusOr<std::map<std::string, std::set<std::string>>> ReadSamePerson(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return NotFound("file_not_found", "cannot open " + file);
+  std::map<std::string, std::set<std::string>> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ss(line);
+    std::vector<std::string> names;
+    for (std::string t; ss >> t;) names.push_back(t);
+    if (names.size() < 2) {
+      std::string msg = file;
+      msg += ":";
+      msg += std::to_string(n);
+      msg += ": expected two or more names";
+      return InvalidArgument("same_person_malformed", msg);
+    }
+    for (const auto& a : names) {
+      for (const auto& b : names) {
+        if (a != b) out[a].insert(b);
+      }
+    }
+  }
+  return out;
+}
+
 StatusOr<IdentifyReport> EvaluateIdentification(const EmbeddingSet& set,
                                                 const IdentifyProtocol& protocol,
                                                 const IdentifyEvalOptions& options) {
@@ -178,7 +204,15 @@ StatusOr<IdentifyReport> EvaluateIdentification(const EmbeddingSet& set,
   r.distractors = protocol.distractors;
   const int k = std::min<int>(options.candidates, static_cast<int>(labels.size()));
   // Leave-one-out probes drop their own identity (one gallery entry per identity): one deeper.
-  const int k_loo = std::min<int>(options.candidates + 1, static_cast<int>(labels.size()));
+  // Same-person names (label noise) are dropped from each other's candidates: one deeper each.
+  size_t max_aliases = 0;
+  for (const auto& [name, others] : options.same_person) max_aliases = std::max(max_aliases, others.size());
+  const int k_loo = std::min<int>(options.candidates + 1 + static_cast<int>(max_aliases),
+                                  static_cast<int>(labels.size()));
+  auto alias_of = [&](const std::string& a, const std::string& b) {
+    auto it = options.same_person.find(a);
+    return it != options.same_person.end() && it->second.count(b) != 0;
+  };
 
   std::vector<Scored> scored(protocol.probes.size());
   for (size_t p = 0; p < protocol.probes.size(); ++p) {
@@ -189,10 +223,12 @@ StatusOr<IdentifyReport> EvaluateIdentification(const EmbeddingSet& set,
     }
     const auto& pr = protocol.probes[p];
     FACEPAY_ASSIGN_OR_RETURN(
-        auto hits, index->Search(set.embeddings[static_cast<size_t>(i)], pr.exclude_own ? k_loo : k));
+        auto hits, index->Search(set.embeddings[static_cast<size_t>(i)],
+                                 pr.exclude_own || max_aliases > 0 ? k_loo : k));
     for (const auto& h : hits) {
       const auto& id = protocol.gallery_ids[static_cast<size_t>(h.label)];
       if (pr.exclude_own && id == pr.identity) continue;
+      if (alias_of(pr.identity, id)) continue;
       if (static_cast<int>(scored[p].cands.size()) < k) scored[p].cands.push_back({id, h.score});
     }
   }

@@ -141,17 +141,18 @@ if [ -d "$LFW/Angelina_Jolie" ]; then
   printf 'aj\t%s\n' "${AJ}0003.jpg" > "$G"
   printf '%s\n' "$LFW/Aaron_Peirsol/Aaron_Peirsol_0001.jpg" >> "$G"
   printf 'aj\t%s\naj\t%s\n' "${AJ}0004.jpg" "${AJ}0008.jpg" > "$P"
-  printf '%s\n' "$LFW/AJ_Cook/AJ_Cook_0001.jpg" "$LFW/Aaron_Guiel/Aaron_Guiel_0001.jpg" >> "$P"
+  printf '%s\n' "$LFW/AJ_Cook/AJ_Cook_0001.jpg" "$LFW/AJ_Lamas/AJ_Lamas_0001.jpg" \
+    "$LFW/Aaron_Guiel/Aaron_Guiel_0001.jpg" >> "$P"
   "$F" eval identify --gallery "$G" --probes "$P" --policy-fpir 0.5,0.01 --threads 2 \
     > "$tmp/ei.json" 2> /dev/null; rc=$?
-  check "eval identify takes gallery and probe lists: 2 mated, 2 non-mated, rank-1 1" \
-    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.gallery==2&&j.mated_probes==2&&j.nonmated_probes==2&&j.rank1==1&&j.distractors==1&&j.fnir_at_fpir[0].fpir_ci95.length==2?0:1)' < $tmp/ei.json"
+  check "eval identify takes gallery and probe lists: 2 mated, 3 non-mated, rank-1 1" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.gallery==2&&j.mated_probes==2&&j.nonmated_probes==3&&j.rank1==1&&j.distractors==1&&j.fnir_at_fpir[0].fpir_ci95.length==2?0:1)' < $tmp/ei.json"
   check "eval identify reports a refused policy target instead of dropping it" \
     "js 'const j=JSON.parse(lines.join(\"\"));const p=j.policies;process.exit(p.length==2&&p[0].policy.calibrated&&p[0].outcomes_face_only.mated&&/too_few_impostor_probes/.test(p[1].refused)?0:1)' < $tmp/ei.json"
   "$F" eval identify --gallery "$G" --probes "$P" --leave-one-out --policy-fpir 0.5 --threads 2 \
     > "$tmp/ei2.json" 2> /dev/null; rc=$?
   check "eval identify --leave-one-out adds each enrolled image as a non-mated probe" \
-    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.nonmated_probes==6&&j.nonmated_leave_one_out_probes==4&&j.mated_probes==2?0:1)' < $tmp/ei2.json"
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.nonmated_probes==7&&j.nonmated_leave_one_out_probes==4&&j.mated_probes==2?0:1)' < $tmp/ei2.json"
   "$F" eval identify --gallery "$G" > /dev/null 2> "$tmp/ei3.err"; rc=$?
   check "eval identify wants --gallery and --probes together" "[ $rc = 1 ] && grep -q invalid_protocol $tmp/ei3.err"
 fi

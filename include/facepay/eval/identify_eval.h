@@ -22,6 +22,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,9 @@ StatusOr<std::vector<Sample>> ReadSamples(const std::string& folder_or_list);
 // Reason: dataset_missing when the gallery is empty.
 StatusOr<IdentifyProtocol> BuildIdentifyProtocol(const std::vector<Sample>& gallery,
                                                  const std::vector<Sample>& probes);
+// Lines of two or more names (whitespace-separated) that are one person; '#' comments.
+// Reasons: file_not_found, same_person_malformed.
+StatusOr<std::map<std::string, std::set<std::string>>> ReadSamePerson(const std::string& file);
 // Adds the leave-one-out non-mated probes (see above); calibration / test halves alternate
 // over the enrolled identities in gallery order.
 void AddLeaveOneOutProbes(IdentifyProtocol& protocol);
@@ -72,6 +76,10 @@ struct IdentifyEvalOptions {
   std::vector<double> policy_target_fpirs = {1e-2};
   float margin = 0.05f;
   int candidates = 200;  // per-probe search depth (calibration tail, second-factor narrowing)
+  // Names that are the same person (data-set label noise, e.g. LFW's "Sepp_Blatter" and
+  // "Joseph_Blatter"): dropped from each other's candidate lists, so such a match counts
+  // neither as a false positive nor as a hit.
+  std::map<std::string, std::set<std::string>> same_person;
   uint64_t seed = 7;
 };
 
