@@ -128,16 +128,17 @@ int BenchSearch(BenchSearchArgs& a) {
     return 0;
   }
   std::printf("%s over %lld (%s synthetic, %zu real, %zu real mated probes + %zu synthetic "
-              "probes): build %.2f s, %.0f bytes/template, peak RSS %.0f MB; exact scan p50 %.3f "
-              "ms p99 %.3f ms, real mate at rank 1 %.4f\n",
+              "probes): build %.2f s (%.1f CPU s), %.0f bytes/template, peak RSS %.0f MB; exact "
+              "scan p50 %.3f ms p99 %.3f ms (CPU %.3f / %.3f), real mate at rank 1 %.4f\n",
               r->factory.c_str(), static_cast<long long>(r->size), r->synthetic.c_str(),
-              r->real_vectors, r->real_probes, r->synthetic_queries, r->build_s,
+              r->real_vectors, r->real_probes, r->synthetic_queries, r->build_s, r->build_cpu_s,
               r->bytes_per_template, r->peak_rss_mb, r->exact_p50_ms, r->exact_p99_ms,
-              r->exact_real_mate_rank1);
+              r->exact_cpu_p50_ms, r->exact_cpu_p99_ms, r->exact_real_mate_rank1);
   for (const auto& p : r->points) {
-    std::printf("  effort %4d: p50 %.3f ms p99 %.3f ms, %.0f q/s on %d threads, recall@1 %.4f "
-                "(synthetic %.4f, real %.4f) @10 %.4f, real mate at rank 1 %.4f\n",
-                p.ef_search, p.p50_ms, p.p99_ms, p.qps, r->threads, p.recall_at_1,
+    std::printf("  effort %4d: p50 %.3f ms p99 %.3f ms (CPU %.3f / %.3f), %.0f q/s on %d threads, "
+                "recall@1 %.4f (synthetic %.4f, real %.4f) @10 %.4f, real mate at rank 1 %.4f\n",
+                p.ef_search, p.p50_ms, p.p99_ms, p.cpu_p50_ms, p.cpu_p99_ms, p.qps, r->threads,
+                p.recall_at_1,
                 p.recall_at_1_synthetic, p.recall_at_1_real, p.recall_at_10, p.real_mate_rank1);
   }
   return 0;

@@ -43,7 +43,9 @@ struct SearchBenchOptions {
 
 struct SearchBenchPoint {
   int ef_search = 0;
-  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
+  double p50_ms = 0, p99_ms = 0, mean_ms = 0;  // wall clock
+  // CPU time of the searching thread: the latency without waiting for a busy core.
+  double cpu_p50_ms = 0, cpu_p99_ms = 0;
   double qps = 0;  // on `threads` threads
   // Top-1 (and top-10 overlap) equal to exact search, over all queries and by query kind.
   double recall_at_1 = 1, recall_at_10 = 1;
@@ -58,11 +60,13 @@ struct SearchBenchResult {
   int queries = 0, threads = 0, ef_construction = 0;
   size_t real_vectors = 0;  // real embeddings in the gallery
   size_t real_probes = 0, synthetic_queries = 0;
-  double build_s = 0;  // train (IVF) + add, on the library's OpenMP threads
+  double build_s = 0;      // train (IVF) + add, wall clock, on `threads` OpenMP threads
+  double build_cpu_s = 0;  // CPU seconds of the whole process during the build
   double bytes_per_template = 0;
   double peak_rss_mb = 0;
   // Exact baseline: single-query latency (brute-force inner product scan, one thread).
   double exact_p50_ms = 0, exact_p99_ms = 0;
+  double exact_cpu_p50_ms = 0, exact_cpu_p99_ms = 0;
   int exact_timed_queries = 0;
   double exact_real_mate_rank1 = 0;  // the same share with exact search
   std::vector<SearchBenchPoint> points;
