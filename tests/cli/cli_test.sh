@@ -136,6 +136,10 @@ if [ -d "$LFW/Angelina_Jolie" ]; then
   check "calibrate --pairs refuses a target its pairs cannot measure" \
     "[ $rc = 1 ] && grep -q too_few_impostor_pairs $tmp/cal2.err && grep -q 'at least 100 impostor pairs, got 12' $tmp/cal2.err"
 
+  "$F" calibrate "${C[@]}" --images "$LFW/Aaron_Peirsol" --target-fpir 0.1 > /dev/null 2> "$tmp/cal3.err"; rc=$?
+  check "calibrate --images refuses a target below 1/probes and prints its limits" \
+    "[ $rc = 1 ] && grep -q too_few_impostor_probes $tmp/cal3.err && grep -q '\"lowest_calibratable_fpir\":0.25' $tmp/cal3.err"
+
   # eval identify with explicit gallery / probe lists (identity<TAB>path and bare paths).
   G="$tmp/gallery.txt"; P="$tmp/probes.txt"
   printf 'aj\t%s\n' "${AJ}0003.jpg" > "$G"
