@@ -1,6 +1,8 @@
 // `facepay enroll | identify | erase | calibrate | policy show`: wiring of the biometrics
 // module. JSON on stdout; errors ("facepay: <reason>: <message>") and notes on stderr.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "facepay/biometrics/calibration.h"
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
+#include "facepay/eval/datasets.h"
 #include "facepay/eval/verify_eval.h"
 
 namespace facepay::cli {
@@ -118,45 +121,117 @@ int Erase(BioCommon& c, const std::string& id) {
 
 struct CalibrateArgs {
   BioCommon c;
-  std::string images;
+  std::string images, pairs;
   double target_fpir = 1e-3;
   float margin = 0.05f;
   int threads = 0;
 };
 
+// Honest limits of a calibration: what the evidence can resolve and what it cannot.
+json CalibrationLimits(int64_t impostor_units, bool pairs, int64_t gallery, double target) {
+  json j;
+  if (pairs) {
+    j["impostor_comparisons"] = impostor_units;
+    j["lowest_measurable_fmr"] = 1.0 / static_cast<double>(impostor_units);
+    j["lowest_calibratable_fpir_at_this_gallery"] =
+        static_cast<double>(gallery) / static_cast<double>(impostor_units);
+    j["largest_gallery_for_target_fpir"] =
+        static_cast<int64_t>(std::floor(target * static_cast<double>(impostor_units)));
+    j["fpir_model"] = "FPIR = gallery_size x FMR (union bound over independent comparisons)";
+  } else {
+    j["impostor_probes"] = impostor_units;
+    j["lowest_calibratable_fpir"] = 1.0 / static_cast<double>(std::max<int64_t>(1, impostor_units));
+  }
+  return j;
+}
+
 int Calibrate(CalibrateArgs& a) {
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto ctx = OpenBio(a.c, false, true, a.threads);
   if (!ctx.ok()) return Fail(ctx.status());
-  auto paths = eval::ListImages(a.images);
-  if (!paths.ok()) return Fail(paths.status());
+  const auto gallery_size = static_cast<int64_t>(ctx->gallery->subject_count());
   ConfigureThreads(a.threads);
-  auto set = eval::EmbedAll(*ctx->pipeline, *paths, a.threads, true, vision::FaceSelection::kCentral);
-  bio::CalibrationInput in;
-  in.target_fpir = a.target_fpir;
-  in.margin = a.margin;
-  in.gallery_size = static_cast<int64_t>(ctx->gallery->subject_count());
-  const int k = static_cast<int>(std::min<size_t>(250, std::max<size_t>(1, in.gallery_size)));
+  StatusOr<bio::StoredPolicy> p = Internal("unset", "");
+  json limits;
   size_t skipped = 0;
-  for (size_t i = 0; i < set.paths.size(); ++i) {
-    // A folder named after an enrolled subject holds that person: not an impostor probe.
-    const std::string folder = std::filesystem::path(set.paths[i]).parent_path().filename();
-    if (set.embeddings[i].empty() || ctx->gallery->ContainsSubject(folder)) {
-      ++skipped;
-      continue;
+  if (!a.pairs.empty()) {
+    // Impostor comparisons from the mismatched pairs of an LFW pair list.
+    auto pairs = eval::ReadLfwPairs(a.pairs, a.images);
+    if (!pairs.ok()) return Fail(pairs.status());
+    std::vector<std::string> paths;
+    for (const auto& pr : *pairs) {
+      if (pr.same) continue;
+      paths.push_back(pr.a);
+      paths.push_back(pr.b);
     }
-    auto c = ctx->gallery->Search(set.embeddings[i], k);
-    if (!c.ok()) return Fail(c.status());
-    std::vector<float> s;
-    for (const auto& x : *c) s.push_back(x.score);
-    in.nonmated_top_scores.push_back(std::move(s));
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    auto set = eval::EmbedAll(*ctx->pipeline, paths, a.threads, true, vision::FaceSelection::kCentral);
+    std::vector<float> scores;
+    size_t same = 0;
+    for (const auto& pr : *pairs) {
+      if (pr.same) {
+        ++same;
+        continue;
+      }
+      const int i = set.Index(pr.a), k = set.Index(pr.b);
+      if (i < 0 || k < 0 || set.embeddings[static_cast<size_t>(i)].empty() ||
+          set.embeddings[static_cast<size_t>(k)].empty()) {
+        ++skipped;  // no face in one of the two images
+        continue;
+      }
+      const auto& x = set.embeddings[static_cast<size_t>(i)];
+      const auto& y = set.embeddings[static_cast<size_t>(k)];
+      float dot = 0;
+      for (size_t d = 0; d < x.size() && d < y.size(); ++d) dot += x[d] * y[d];
+      scores.push_back(dot);
+    }
+    limits = CalibrationLimits(static_cast<int64_t>(scores.size()), true, gallery_size,
+                               a.target_fpir);
+    limits["same_person_pairs_ignored"] = same;
+    std::fprintf(stderr, "calibrate: %zu impostor comparisons from mismatched pairs (%zu skipped, "
+                 "%zu same-person pairs ignored); gallery %lld subjects\n",
+                 scores.size(), skipped, same, static_cast<long long>(gallery_size));
+    p = bio::CalibrateFromPairs(scores, gallery_size, a.target_fpir, a.margin);
+  } else {
+    auto paths = eval::ListImages(a.images);
+    if (!paths.ok()) return Fail(paths.status());
+    auto set = eval::EmbedAll(*ctx->pipeline, *paths, a.threads, true, vision::FaceSelection::kCentral);
+    bio::CalibrationInput in;
+    in.target_fpir = a.target_fpir;
+    in.margin = a.margin;
+    in.gallery_size = gallery_size;
+    const int k = static_cast<int>(std::min<int64_t>(250, std::max<int64_t>(1, gallery_size)));
+    for (size_t i = 0; i < set.paths.size(); ++i) {
+      // A folder named after an enrolled subject holds that person: not an impostor probe.
+      const std::string folder = std::filesystem::path(set.paths[i]).parent_path().filename();
+      if (set.embeddings[i].empty() || ctx->gallery->ContainsSubject(folder)) {
+        ++skipped;
+        continue;
+      }
+      auto c = ctx->gallery->Search(set.embeddings[i], k);
+      if (!c.ok()) return Fail(c.status());
+      std::vector<float> s;
+      for (const auto& x : *c) s.push_back(x.score);
+      in.nonmated_top_scores.push_back(std::move(s));
+    }
+    limits = CalibrationLimits(static_cast<int64_t>(in.nonmated_top_scores.size()), false,
+                               gallery_size, a.target_fpir);
+    std::fprintf(stderr, "calibrate: %zu non-mated probes searched against %lld subjects (%zu "
+                 "skipped)\n", in.nonmated_top_scores.size(), static_cast<long long>(gallery_size),
+                 skipped);
+    p = bio::Calibrate(in);
   }
-  auto p = bio::Calibrate(in);
-  if (!p.ok()) return Fail(p.status());
+  if (!p.ok()) {
+    std::fprintf(stderr, "calibrate: limits %s\n", limits.dump().c_str());
+    return Fail(p.status());
+  }
   p->model_id = ctx->model_id;
   p->calibrated_at_ms = NowMs();
   if (auto st = ctx->store->PutPolicy(*p); !st.ok()) return Fail(st);
   json j = bio::PolicyToJson(*p);
+  j["impostor_source"] = a.pairs.empty() ? "probes" : "pairs";
+  j["limits"] = limits;
   j["probes_skipped"] = skipped;
   PrintJson(j);
   return 0;
@@ -215,7 +290,10 @@ void AddBiometricsCommands(CLI::App& app, int& exit_code) {
   auto* cal = app.add_subcommand("calibrate", "Calibrate thresholds from impostor probes");
   AddBioOptions(cal, ca->c);
   cal->add_option("--images", ca->images, "Images of people NOT enrolled (folders named after "
-                                          "enrolled ids are skipped)")->required();
+                                          "enrolled ids are skipped); with --pairs, the LFW "
+                                          "images folder")->required();
+  cal->add_option("--pairs", ca->pairs, "LFW pair list: impostor scores from its mismatched "
+                                        "pairs (FPIR = gallery size x FMR)");
   cal->add_option("--target-fpir", ca->target_fpir, "Target false-positive identification rate");
   cal->add_option("--margin", ca->margin, "Required best-vs-other-subject margin");
   cal->add_option("--threads", ca->threads, "Embedding threads (0 = all cores)");

@@ -1,4 +1,6 @@
 // `facepay eval identify` and `facepay bench search`.
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -17,18 +19,40 @@ CLI::App* GetOrAdd(CLI::App& app, const std::string& name, const std::string& he
 }
 
 struct EvalIdentifyArgs {
-  std::string images, models;
+  std::string images, gallery, probes, models, same_person;
+  bool leave_one_out = false;
   int threads = 0;
   eval::IdentifyEvalOptions opt;
 };
 
 int EvalIdentify(EvalIdentifyArgs& a) {
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (a.images.empty()) a.images = DataDir() + "/lfw-view1/images";
-  auto protocol = eval::BuildLfwIdentifyProtocol(a.images);
+  StatusOr<eval::IdentifyProtocol> protocol = Internal("unset", "");
+  if (!a.gallery.empty() || !a.probes.empty()) {
+    if (a.gallery.empty() || a.probes.empty() || !a.images.empty()) {
+      return Fail(InvalidArgument("invalid_protocol",
+                                  "give --gallery and --probes together, or --images"));
+    }
+    auto gallery = eval::ReadSamples(a.gallery);
+    if (!gallery.ok()) return Fail(gallery.status());
+    auto probes = eval::ReadSamples(a.probes);
+    if (!probes.ok()) return Fail(probes.status());
+    protocol = eval::BuildIdentifyProtocol(*gallery, *probes);
+  } else {
+    if (a.images.empty()) a.images = DataDir() + "/lfw-view1/images";
+    protocol = eval::BuildLfwIdentifyProtocol(a.images);
+  }
   if (!protocol.ok()) return Fail(protocol.status());
+  if (a.leave_one_out) eval::AddLeaveOneOutProbes(*protocol);
+  if (!a.same_person.empty()) {
+    auto sp = eval::ReadSamePerson(a.same_person);
+    if (!sp.ok()) return Fail(sp.status());
+    a.opt.same_person = std::move(*sp);
+  }
   std::vector<std::string> paths = protocol->gallery_paths;
   for (const auto& p : protocol->probes) paths.push_back(p.path);
+  std::sort(paths.begin(), paths.end());  // leave-one-out probes repeat gallery/mated images
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   ConfigureThreads(a.threads);
   auto pipeline = LoadPipeline(a.models, a.threads, false);
   if (!pipeline) return 1;
@@ -36,8 +60,15 @@ int EvalIdentify(EvalIdentifyArgs& a) {
   auto r = eval::EvaluateIdentification(set, *protocol, a.opt);
   if (!r.ok()) return Fail(r.status());
   auto j = eval::IdentifyReportToJson(*r);
-  j["images"] = a.images;
-  j["policy"]["model_id"] = pipeline->pack().params().embedder_model_id;
+  if (a.gallery.empty()) {
+    j["images"] = a.images;
+  } else {
+    j["gallery_samples"] = a.gallery;
+    j["probe_samples"] = a.probes;
+  }
+  j["leave_one_out"] = a.leave_one_out;
+  j["same_person_file"] = a.same_person;
+  j["model_id"] = pipeline->pack().params().embedder_model_id;
   PrintJson(j);
   return 0;
 }
@@ -49,13 +80,17 @@ struct BenchSearchArgs {
 };
 
 // Real embeddings to mix in: read from `cache` when it exists, else embedded from `images`
-// (and written to `cache` when given). Raw little-endian float32, 512 per embedding.
+// (and written to `cache` when given). Raw little-endian float32, 512 per embedding; the
+// identity of each (its folder name) one per line in `cache`.ids.
 Status LoadRealEmbeddings(BenchSearchArgs& a) {
   if (!a.real_cache.empty()) {
     std::ifstream in(a.real_cache, std::ios::binary);
     if (in) {
       std::vector<float> v(512);
       while (in.read(reinterpret_cast<char*>(v.data()), 512 * sizeof(float))) a.opt.real.push_back(v);
+      std::ifstream ids(a.real_cache + ".ids");
+      for (std::string line; std::getline(ids, line);) a.opt.real_identity.push_back(line);
+      if (a.opt.real_identity.size() != a.opt.real.size()) a.opt.real_identity.clear();
       return Status::Ok();
     }
   }
@@ -66,12 +101,19 @@ Status LoadRealEmbeddings(BenchSearchArgs& a) {
   auto pipeline = LoadPipeline(a.models, 2, false);
   if (!pipeline) return Unavailable("pipeline_failed", "cannot load the model pack");
   auto set = eval::EmbedAll(*pipeline, *paths, 2, true, vision::FaceSelection::kCentral);
-  std::ofstream out;
-  if (!a.real_cache.empty()) out.open(a.real_cache, std::ios::binary | std::ios::trunc);
-  for (const auto& e : set.embeddings) {
+  std::ofstream out, ids;
+  if (!a.real_cache.empty()) {
+    out.open(a.real_cache, std::ios::binary | std::ios::trunc);
+    ids.open(a.real_cache + ".ids", std::ios::trunc);
+  }
+  for (size_t i = 0; i < set.embeddings.size(); ++i) {
+    const auto& e = set.embeddings[i];
     if (e.size() != 512) continue;
     a.opt.real.push_back(e);
+    std::string identity = std::filesystem::path(set.paths[i]).parent_path().filename().string();
     if (out) out.write(reinterpret_cast<const char*>(e.data()), 512 * sizeof(float));
+    if (ids) ids << identity << '\n';
+    a.opt.real_identity.push_back(std::move(identity));
   }
   return Status::Ok();
 }
@@ -83,12 +125,21 @@ int BenchSearch(BenchSearchArgs& a) {
   auto j = biometrics::SearchBenchToJson(*r);
   if (a.json) {
     PrintJson(j, false);
-  } else {
-    std::printf("%s over %lld: build %.2f s, single query p50 %.3f ms p99 %.3f ms, %.0f q/s on %d "
-                "threads, recall@1 %.4f @10 %.4f, %.0f bytes/template (exact p50 %.3f p99 %.3f ms)\n",
-                r->factory.c_str(), static_cast<long long>(r->size), r->build_s, r->p50_ms,
-                r->p99_ms, r->qps, r->threads, r->recall_at_1, r->recall_at_10,
-                r->bytes_per_template, r->exact_p50_ms, r->exact_p99_ms);
+    return 0;
+  }
+  std::printf("%s over %lld (%s synthetic, %zu real, %zu real mated probes + %zu synthetic "
+              "probes): build %.2f s (%.1f CPU s), %.0f bytes/template, peak RSS %.0f MB; exact "
+              "scan p50 %.3f ms p99 %.3f ms (CPU %.3f / %.3f), real mate at rank 1 %.4f\n",
+              r->factory.c_str(), static_cast<long long>(r->size), r->synthetic.c_str(),
+              r->real_vectors, r->real_probes, r->synthetic_queries, r->build_s, r->build_cpu_s,
+              r->bytes_per_template, r->peak_rss_mb, r->exact_p50_ms, r->exact_p99_ms,
+              r->exact_cpu_p50_ms, r->exact_cpu_p99_ms, r->exact_real_mate_rank1);
+  for (const auto& p : r->points) {
+    std::printf("  effort %4d: p50 %.3f ms p99 %.3f ms (CPU %.3f / %.3f), %.0f q/s on %d threads, "
+                "recall@1 %.4f (synthetic %.4f, real %.4f) @10 %.4f, real mate at rank 1 %.4f\n",
+                p.ef_search, p.p50_ms, p.p99_ms, p.cpu_p50_ms, p.cpu_p99_ms, p.qps, r->threads,
+                p.recall_at_1,
+                p.recall_at_1_synthetic, p.recall_at_1_real, p.recall_at_10, p.real_mate_rank1);
   }
   return 0;
 }
@@ -100,11 +151,23 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   auto ea = std::make_shared<EvalIdentifyArgs>();
   auto* ei = ev->add_subcommand("identify", "1:N identification on LFW (FNIR at FPIR, rank-1, "
                                             "policy outcomes with/without phone digits)");
-  ei->add_option("--images", ea->images, "LFW images folder (default $DATA/lfw-view1/images)");
+  ei->add_option("--images", ea->images, "LFW images folder: builds the LFW protocol (default "
+                                         "$DATA/lfw-view1/images)");
+  ei->add_option("--gallery", ea->gallery, "Gallery samples: a folder of identity folders, or a "
+                                           "list file (identity<TAB>path or path per line); each "
+                                           "identity enrolled from its first sample");
+  ei->add_option("--probes", ea->probes, "Probe samples (same forms); mated when the identity is "
+                                         "enrolled");
+  ei->add_flag("--leave-one-out", ea->leave_one_out,
+               "Also search every enrolled identity's images with that identity removed "
+               "(non-mated probes against a gallery one smaller)");
   ei->add_option("--threads", ea->threads, "Embedding threads (0 = all cores)");
   ei->add_option("--models", ea->models, "Model pack folder");
-  ei->add_option("--policy-fpir", ea->opt.policy_target_fpir,
-                 "Target FPIR of the policy calibrated for the outcome split");
+  ei->add_option("--same-person", ea->same_person,
+                 "File of names that are one person (label noise): not counted as impostors");
+  ei->add_option("--policy-fpir", ea->opt.policy_target_fpirs,
+                 "Target FPIRs of the policies calibrated for the outcome split (comma-separated)")
+      ->delimiter(',');
   ei->add_option("--margin", ea->opt.margin, "Policy margin");
   ei->add_option("--seed", ea->opt.seed, "Seed of the simulated phone digits");
   ei->callback([ea, &exit_code] { exit_code = EvalIdentify(*ea); });
@@ -117,7 +180,16 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   bs->add_option("--queries", ba->opt.queries, "Queries (1..100000)");
   bs->add_option("--threads", ba->opt.threads, "Threads for the throughput run");
   bs->add_option("--seed", ba->opt.seed, "Random seed");
-  bs->add_option("--ef-search", ba->opt.ef_search, "HNSW search effort (efSearch)");
+  bs->add_option("--ef-search", ba->opt.ef_search,
+                 "Search efforts to measure, comma-separated: HNSW efSearch or IVF nprobe")
+      ->delimiter(',');
+  bs->add_option("--ef-construction", ba->opt.ef_construction,
+                 "HNSW build effort (efConstruction; 0 = FAISS default 40)");
+  bs->add_option("--synthetic", ba->opt.synthetic,
+                 "Synthetic crowd: random (isotropic) | face-like (needs real embeddings)")
+      ->check(CLI::IsMember({"random", "face-like"}));
+  bs->add_option("--exact-queries", ba->opt.exact_queries,
+                 "Queries timed for the exact-scan baseline");
   bs->add_option("--real-images", ba->real_images, "Embed these images and mix them in");
   bs->add_option("--real-cache", ba->real_cache, "File of real embeddings (read, or written "
                                                   "after embedding --real-images)");

@@ -56,4 +56,48 @@ StatusOr<StoredPolicy> Calibrate(const CalibrationInput& in) {
   return p;
 }
 
+StatusOr<StoredPolicy> CalibrateFromPairs(const std::vector<float>& scores, int64_t gallery_size,
+                                          double target_fpir, float margin, double step_up_fpir) {
+  if (!(target_fpir > 0 && target_fpir < 1)) {
+    return InvalidArgument("invalid_fpir", "target FPIR must be in (0, 1)");
+  }
+  if (gallery_size <= 0) return InvalidArgument("empty_gallery", "the gallery is empty");
+  const auto pairs = static_cast<int64_t>(scores.size());
+  const double n = static_cast<double>(gallery_size);
+  const auto needed = static_cast<int64_t>(std::ceil(n / target_fpir - 1e-9));
+  if (pairs < needed) {
+    std::string msg = "FPIR ";
+    msg += std::to_string(target_fpir);
+    msg += " at gallery size ";
+    msg += std::to_string(gallery_size);
+    msg += " needs a false-match rate of ";
+    msg += std::to_string(target_fpir / n);
+    msg += ", measurable only with at least ";
+    msg += std::to_string(needed);
+    msg += " impostor pairs, got ";
+    msg += std::to_string(pairs);
+    return InvalidArgument("too_few_impostor_pairs", msg);
+  }
+  const auto allowed = [&](double fmr) {
+    return static_cast<int64_t>(std::floor(fmr * static_cast<double>(pairs) + 1e-9));
+  };
+  StoredPolicy p;
+  auto& t = p.thresholds;
+  t.margin = margin;
+  t.accept = ThresholdAllowing(scores, allowed(target_fpir / n));
+  const double narrowed = std::max(1.0, n / 1e4);
+  t.second_factor = ThresholdAllowing(scores, allowed(target_fpir / narrowed));
+  const double su = step_up_fpir > 0 ? step_up_fpir : std::min(0.5, 10 * target_fpir);
+  const float band = ThresholdAllowing(scores, allowed(su / n));
+  t.step_up = std::min(std::max(band, t.second_factor), t.accept);
+  int64_t fm = 0;
+  for (float s : scores) fm += s >= t.accept;
+  p.calibrated = true;
+  p.target_fpir = target_fpir;
+  p.gallery_size = gallery_size;
+  p.impostor_probes = pairs;
+  p.measured_fpir = n * static_cast<double>(fm) / static_cast<double>(pairs);
+  return p;
+}
+
 }  // namespace facepay::biometrics

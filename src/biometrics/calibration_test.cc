@@ -57,5 +57,36 @@ TEST(Calibration, RefusesTooFewProbesForTheTarget) {
   EXPECT_EQ(Calibrate(in).status().reason(), "invalid_fpir");
 }
 
+TEST(Calibration, PairsGiveAnAcceptThresholdAtGallerySizeTimesFmr) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> impostor(0.05f, 0.1f);
+  std::vector<float> pairs(100'000);
+  for (auto& x : pairs) x = impostor(rng);
+  // Gallery 100, FPIR 1e-2 -> FMR 1e-4: 10 of the 100,000 impostor pairs may pass.
+  auto pol = CalibrateFromPairs(pairs, 100, 1e-2, 0.05f);
+  ASSERT_TRUE(pol.ok()) << pol.status().ToString();
+  int above = 0;
+  for (float x : pairs) above += x >= pol->thresholds.accept;
+  EXPECT_EQ(above, 10);
+  EXPECT_NEAR(pol->measured_fpir, 1e-2, 1e-9);
+  EXPECT_EQ(pol->impostor_probes, 100'000);
+  EXPECT_LE(pol->thresholds.step_up, pol->thresholds.accept);
+  EXPECT_GE(pol->thresholds.step_up, pol->thresholds.second_factor);
+  // A larger gallery needs a higher threshold for the same FPIR.
+  auto bigger = CalibrateFromPairs(pairs, 1000, 1e-2, 0.05f);
+  ASSERT_TRUE(bigger.ok());
+  EXPECT_GT(bigger->thresholds.accept, pol->thresholds.accept);
+}
+
+TEST(Calibration, PairsRefuseATargetBelowOneFalseMatchInAll) {
+  std::vector<float> pairs(1100, 0.1f);
+  // Gallery 2 at FPIR 1e-3 needs FMR 5e-4: 2,000 pairs.
+  auto pol = CalibrateFromPairs(pairs, 2, 1e-3, 0.05f);
+  ASSERT_FALSE(pol.ok());
+  EXPECT_EQ(pol.status().reason(), "too_few_impostor_pairs");
+  EXPECT_TRUE(CalibrateFromPairs(pairs, 1, 1e-3, 0.05f).ok());
+  EXPECT_EQ(CalibrateFromPairs(pairs, 0, 1e-3, 0.05f).status().reason(), "empty_gallery");
+}
+
 }  // namespace
 }  // namespace facepay::biometrics

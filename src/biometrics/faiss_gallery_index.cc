@@ -1,5 +1,6 @@
 // GalleryIndex on FAISS with an own label map and tombstones (see gallery_index.h).
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
@@ -54,7 +55,7 @@ class FaissGalleryIndex final : public GalleryIndex {
       if (rows_.count(l) || seen[l]++) return AlreadyExists("label_exists", "duplicate label");
     }
     try {
-      if (!index_->is_trained) return FailedPrecondition("index_untrained", factory_);
+      if (!index_->is_trained) FACEPAY_RETURN_IF_ERROR(TrainOn(index_.get(), data));
       index_->add(static_cast<faiss::Index::idx_t>(labels.size()), data.data());
     } catch (const std::exception& e) {
       return Internal("index_error", e.what());
@@ -124,6 +125,10 @@ class FaissGalleryIndex final : public GalleryIndex {
     ef_search_ = std::clamp(ef, 1, 4096);
     ApplySearchEffort();
   }
+  void set_build_effort(int ef_construction) override {
+    ef_construction_ = std::clamp(ef_construction, 1, 4096);
+    ApplySearchEffort();
+  }
   bool Contains(int64_t label) const override { return rows_.count(label) != 0; }
   size_t size() const override { return rows_.size(); }
   size_t tombstones() const override { return tombstones_; }
@@ -138,15 +143,16 @@ class FaissGalleryIndex final : public GalleryIndex {
       std::vector<int64_t> labels;
       live.reserve(rows_.size() * static_cast<size_t>(dim_));
       std::vector<float> v(static_cast<size_t>(dim_));
+      // IVF reconstructs a row only through its row -> list direct map.
+      if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get())) ivf->make_direct_map(true);
       for (size_t r = 0; r < row_label_.size(); ++r) {
         if (row_label_[r] == kDead) continue;
         index_->reconstruct(static_cast<faiss::Index::idx_t>(r), v.data());
         live.insert(live.end(), v.begin(), v.end());
         labels.push_back(row_label_[r]);
       }
-      if (!fresh->is_trained && !labels.empty()) {
-        fresh->train(static_cast<faiss::Index::idx_t>(labels.size()), live.data());
-      }
+      ApplyEffort(fresh.get());
+      if (!fresh->is_trained && !labels.empty()) FACEPAY_RETURN_IF_ERROR(TrainOn(fresh.get(), live));
       if (!labels.empty()) fresh->add(static_cast<faiss::Index::idx_t>(labels.size()), live.data());
       index_ = std::move(fresh);
       ApplySearchEffort();
@@ -297,12 +303,49 @@ class FaissGalleryIndex final : public GalleryIndex {
   }
 
  private:
-  void ApplySearchEffort() {
-    if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index_.get())) h->hnsw.efSearch = ef_search_;
+  void ApplySearchEffort() { ApplyEffort(index_.get()); }
+  void ApplyEffort(faiss::Index* index) const {
+    if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index)) {
+      h->hnsw.efSearch = ef_search_;
+      if (ef_construction_ > 0) h->hnsw.efConstruction = ef_construction_;
+    }
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+      ivf->nprobe = static_cast<size_t>(std::min<int64_t>(ef_search_, ivf->nlist));
+    }
+  }
+
+  // k-means (kTrainIterations) on an evenly spaced sample of `data` (kTrainPointsPerList per
+  // inverted list; FAISS warns below 39): training on every row of a million-vector batch would take far longer
+  // than adding them. Spherical centroids: the vectors are L2-normalised, the metric is IP.
+  Status TrainOn(faiss::Index* index, std::span<const float> data) const {
+    const auto n = static_cast<int64_t>(data.size() / static_cast<size_t>(dim_));
+    int64_t want = n;
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+      if (n < static_cast<int64_t>(ivf->nlist)) {
+        return FailedPrecondition("index_untrained", "IVF needs at least nlist vectors to train");
+      }
+      ivf->cp.spherical = true;
+      ivf->cp.niter = kTrainIterations;
+      want = std::min<int64_t>(n, kTrainPointsPerList * static_cast<int64_t>(ivf->nlist));
+    }
+    std::vector<float> sample;
+    const float* train = data.data();
+    if (want < n) {
+      sample.reserve(static_cast<size_t>(want * dim_));
+      for (int64_t i = 0; i < want; ++i) {
+        const float* row = data.data() + (i * n / want) * dim_;
+        sample.insert(sample.end(), row, row + dim_);
+      }
+      train = sample.data();
+    }
+    index->train(static_cast<faiss::Index::idx_t>(want), train);
+    return Status::Ok();
   }
 
   static constexpr int64_t kDead = -1;
   static constexpr int kHnswEfSearch = 64;
+  static constexpr int64_t kTrainPointsPerList = 40;
+  static constexpr int kTrainIterations = 10;  // k-means; build time grows linearly with it
 
   std::string factory_;
   int dim_;
@@ -311,6 +354,7 @@ class FaissGalleryIndex final : public GalleryIndex {
   std::unordered_map<int64_t, int64_t> rows_;   // live label -> FAISS row
   size_t tombstones_ = 0;
   int ef_search_ = kHnswEfSearch;
+  int ef_construction_ = 0;  // 0 = the FAISS default
 };
 
 }  // namespace

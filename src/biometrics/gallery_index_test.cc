@@ -19,10 +19,18 @@ class GalleryIndexTest : public ::testing::TestWithParam<std::string> {
     auto idx = MakeGalleryIndex(GetParam(), 512);
     ASSERT_TRUE(idx.ok()) << idx.status().ToString();
     index_ = std::move(idx).value();
+    // One batch first (it trains IVF), then single adds.
+    std::vector<int64_t> labels;
+    std::vector<float> data;
     for (int i = 0; i < 200; ++i) {
       vecs_.push_back(UnitVector(rng_));
-      ASSERT_TRUE(index_->Add(1000 + i, vecs_.back()).ok());
+      if (i < 150) {
+        labels.push_back(1000 + i);
+        data.insert(data.end(), vecs_.back().begin(), vecs_.back().end());
+      }
     }
+    ASSERT_TRUE(index_->AddBatch(labels, data).ok());
+    for (int i = 150; i < 200; ++i) ASSERT_TRUE(index_->Add(1000 + i, vecs_[i]).ok());
   }
   std::mt19937 rng_{11};
   std::vector<std::vector<float>> vecs_;
@@ -112,7 +120,39 @@ TEST_P(GalleryIndexTest, RejectsBadArguments) {
   EXPECT_EQ(index_->Search(short_vec, 1).status().reason(), "dimension_mismatch");
 }
 
-INSTANTIATE_TEST_SUITE_P(Factories, GalleryIndexTest, ::testing::Values("Flat", "HNSW32"));
+// IVF4 at the default effort probes all 4 lists: exact, so the same assertions hold.
+INSTANTIATE_TEST_SUITE_P(Factories, GalleryIndexTest,
+                         ::testing::Values("Flat", "HNSW32", "IVF4,Flat"),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
+                           std::erase(n, ',');
+                           return n;
+                         });
+
+TEST(GalleryIndexFactory, IvfTrainsOnItsFirstBatchAndRefusesSingleAddsBefore) {
+  auto idx = MakeGalleryIndex("IVF8,Flat", 512);
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  std::mt19937 rng(5);
+  auto v = testing::UnitVector(rng);
+  EXPECT_EQ((*idx)->Add(1, v).reason(), "index_untrained");
+  std::vector<int64_t> few = {1, 2};
+  std::vector<float> few_data(2 * 512, 0.04f);
+  EXPECT_EQ((*idx)->AddBatch(few, few_data).reason(), "index_untrained") << "fewer than nlist";
+  std::vector<int64_t> labels;
+  std::vector<float> data;
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < 400; ++i) {
+    vecs.push_back(testing::UnitVector(rng));
+    labels.push_back(i);
+    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+  }
+  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+  ASSERT_TRUE((*idx)->Add(1000, v).ok());
+  (*idx)->set_search_effort(8);  // every list: exact
+  auto hits = (*idx)->Search(vecs[123], 1);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].label, 123);
+}
 
 TEST(GalleryIndexFactory, RejectsUnknownFactoryStrings) {
   EXPECT_EQ(MakeGalleryIndex("NoSuchIndex", 512).status().reason(), "invalid_index_factory");

@@ -151,4 +151,52 @@ PadPoint BpcerAtApcer(const std::vector<float>& bona_fide, std::vector<float> at
   return PadAt(bona_fide, attacks, t);
 }
 
+namespace {
+// P(X <= k) for X ~ Binomial(n, p).
+double BinomialCdf(int64_t k, int64_t n, double p) {
+  if (k < 0) return 0;
+  if (k >= n) return 1;
+  if (p <= 0) return 1;
+  if (p >= 1) return 0;
+  const double lp = std::log(p), lq = std::log1p(-p);
+  const double nn = static_cast<double>(n);
+  double sum = 0;
+  for (int64_t i = 0; i <= k; ++i) {
+    const double di = static_cast<double>(i);
+    sum += std::exp(std::lgamma(nn + 1) - std::lgamma(di + 1) - std::lgamma(nn - di + 1) +
+                    di * lp + (nn - di) * lq);
+  }
+  return std::min(1.0, sum);
+}
+}  // namespace
+
+RateInterval ClopperPearson(int64_t k, int64_t n, double alpha) {
+  RateInterval r;
+  if (n <= 0) return r;
+  k = std::clamp<int64_t>(k, 0, n);
+  // high: P(X <= k; p) = alpha/2 (decreasing in p); low: P(X >= k; p) = alpha/2.
+  double lo = 0, hi = 1;
+  if (k == n) {
+    r.high = 1;
+  } else {
+    for (int it = 0; it < 100; ++it) {
+      const double mid = (lo + hi) / 2;
+      (BinomialCdf(k, n, mid) > alpha / 2 ? lo : hi) = mid;
+    }
+    r.high = hi;
+  }
+  if (k == 0) {
+    r.low = 0;
+  } else {
+    lo = 0;
+    hi = 1;
+    for (int it = 0; it < 100; ++it) {
+      const double mid = (lo + hi) / 2;
+      (1.0 - BinomialCdf(k - 1, n, mid) < alpha / 2 ? lo : hi) = mid;
+    }
+    r.low = lo;
+  }
+  return r;
+}
+
 }  // namespace facepay::eval

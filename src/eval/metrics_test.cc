@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace facepay::eval {
 namespace {
 
@@ -64,4 +66,20 @@ TEST(Metrics, PadRatesFollowIsoDefinitions) {
 }
 
 }  // namespace
+TEST(Metrics, ClopperPearsonMatchesKnownIntervals) {
+  // 1 event in 1,537 trials (the LFW View 1 FPIR 1e-3 point): 95% CI ~[1.6e-5, 3.6e-3].
+  auto one = ClopperPearson(1, 1537);
+  EXPECT_NEAR(one.low, 1.647e-5, 1e-7);
+  EXPECT_NEAR(one.high, 3.62e-3, 2e-5);
+  // Zero events: upper bound = 1 - (alpha/2)^(1/n) (the "rule of three" ~ 3.7/n).
+  auto zero = ClopperPearson(0, 1000);
+  EXPECT_EQ(zero.low, 0);
+  EXPECT_NEAR(zero.high, 1 - std::pow(0.025, 1.0 / 1000), 1e-6);
+  auto half = ClopperPearson(50, 100);
+  EXPECT_LT(half.low, 0.5);
+  EXPECT_GT(half.high, 0.5);
+  EXPECT_NEAR(half.low + half.high, 1.0, 1e-9);
+  EXPECT_EQ(ClopperPearson(0, 0).high, 0);
+}
+
 }  // namespace facepay::eval

@@ -120,10 +120,59 @@ if [ -d "$LFW/Angelina_Jolie" ]; then
   "$F" policy show "${B[@]}" > "$tmp/pol.json"; rc=$?
   check "policy show reports the uncalibrated defaults" \
     "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.calibrated===false&&j.accept>j.step_up?0:1)' < $tmp/pol.json"
+
+  # calibrate --pairs: impostor comparisons from the mismatched pairs of an LFW pair list, in a
+  # second store with one subject (FPIR = 1 x FMR). 12 mismatched pairs support FPIR 1e-1 (needs
+  # 10), not 1e-2 (needs 100): the refusal names the pairs it would need.
+  C=(--store "$tmp/cal.db" --key-file "$tmp/bio/template.key" --snapshot "$tmp/bio/c.faiss")
+  "$F" enroll "${C[@]}" --id aj "${AJ}0003.jpg" > /dev/null 2>&1
+  { echo 14; sed -n '2,3p' "$DATA/lfw-view1/pairsDevTest.txt"; sed -n '502,513p' "$DATA/lfw-view1/pairsDevTest.txt"; } > "$tmp/pairs.txt"
+  "$F" calibrate "${C[@]}" --pairs "$tmp/pairs.txt" --images "$LFW" --target-fpir 0.1 \
+    > "$tmp/cal.json" 2> "$tmp/cal.err"; rc=$?
+  check "calibrate --pairs uses the mismatched pairs and states its limits" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.calibrated&&j.impostor_source==\"pairs\"&&j.limits.impostor_comparisons==12&&j.limits.same_person_pairs_ignored==2&&j.limits.largest_gallery_for_target_fpir==1&&j.impostor_probes==12?0:1)' < $tmp/cal.json"
+  "$F" calibrate "${C[@]}" --pairs "$tmp/pairs.txt" --images "$LFW" --target-fpir 0.01 \
+    > /dev/null 2> "$tmp/cal2.err"; rc=$?
+  check "calibrate --pairs refuses a target its pairs cannot measure" \
+    "[ $rc = 1 ] && grep -q too_few_impostor_pairs $tmp/cal2.err && grep -q 'at least 100 impostor pairs, got 12' $tmp/cal2.err"
+
+  "$F" calibrate "${C[@]}" --images "$LFW/Aaron_Peirsol" --target-fpir 0.1 > /dev/null 2> "$tmp/cal3.err"; rc=$?
+  check "calibrate --images refuses a target below 1/probes and prints its limits" \
+    "[ $rc = 1 ] && grep -q too_few_impostor_probes $tmp/cal3.err && grep -q '\"lowest_calibratable_fpir\":0.25' $tmp/cal3.err"
+
+  # eval identify with explicit gallery / probe lists (identity<TAB>path and bare paths).
+  G="$tmp/gallery.txt"; P="$tmp/probes.txt"
+  printf 'aj\t%s\n' "${AJ}0003.jpg" > "$G"
+  printf '%s\n' "$LFW/Aaron_Peirsol/Aaron_Peirsol_0001.jpg" >> "$G"
+  printf 'aj\t%s\naj\t%s\n' "${AJ}0004.jpg" "${AJ}0008.jpg" > "$P"
+  printf '%s\n' "$LFW/AJ_Cook/AJ_Cook_0001.jpg" "$LFW/AJ_Lamas/AJ_Lamas_0001.jpg" \
+    "$LFW/Aaron_Guiel/Aaron_Guiel_0001.jpg" >> "$P"
+  "$F" eval identify --gallery "$G" --probes "$P" --policy-fpir 0.5,0.01 --threads 2 \
+    > "$tmp/ei.json" 2> /dev/null; rc=$?
+  check "eval identify takes gallery and probe lists: 2 mated, 3 non-mated, rank-1 1" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.gallery==2&&j.mated_probes==2&&j.nonmated_probes==3&&j.rank1==1&&j.distractors==1&&j.fnir_at_fpir[0].fpir_ci95.length==2?0:1)' < $tmp/ei.json"
+  check "eval identify reports a refused policy target instead of dropping it" \
+    "js 'const j=JSON.parse(lines.join(\"\"));const p=j.policies;process.exit(p.length==2&&p[0].policy.calibrated&&p[0].outcomes_face_only.mated&&/too_few_impostor_probes/.test(p[1].refused)?0:1)' < $tmp/ei.json"
+  "$F" eval identify --gallery "$G" --probes "$P" --leave-one-out --policy-fpir 0.5 --threads 2 \
+    > "$tmp/ei2.json" 2> /dev/null; rc=$?
+  check "eval identify --leave-one-out adds each enrolled image as a non-mated probe" \
+    "[ $rc = 0 ] && js 'const j=JSON.parse(lines.join(\"\"));process.exit(j.nonmated_probes==7&&j.nonmated_leave_one_out_probes==4&&j.mated_probes==2?0:1)' < $tmp/ei2.json"
+  "$F" eval identify --gallery "$G" > /dev/null 2> "$tmp/ei3.err"; rc=$?
+  check "eval identify wants --gallery and --probes together" "[ $rc = 1 ] && grep -q invalid_protocol $tmp/ei3.err"
 fi
 "$F" bench search --size 2000 --queries 50 --json > "$tmp/bs.json" 2>/dev/null; rc=$?
 check "bench search on Flat is exact" \
-  "[ $rc = 0 ] && js 'const j=JSON.parse(lines[0]);process.exit(j.recall_at_1==1&&j.size==2000&&j.p99_ms>0?0:1)' < $tmp/bs.json"
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines[0]);const p=j.points[0];process.exit(p.recall_at_1==1&&j.size==2000&&p.p99_ms>0&&j.exact_p99_ms>0?0:1)' < $tmp/bs.json"
+"$F" bench search --size 3000 --queries 60 --index HNSW32 --ef-search 4,256 --ef-construction 80 --json \
+  > "$tmp/bs2.json" 2>/dev/null; rc=$?
+check "bench search measures every --ef-search on one HNSW build" \
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines[0]);const p=j.points;process.exit(p.length==2&&p[0].ef_search==4&&p[1].ef_search==256&&j.ef_construction==80&&p[1].recall_at_1>=p[0].recall_at_1&&p[1].recall_at_1>0.9?0:1)' < $tmp/bs2.json"
+"$F" bench search --size 3000 --queries 60 --index IVF16,Flat --ef-search 1,16 --json \
+  > "$tmp/bs3.json" 2>/dev/null; rc=$?
+check "bench search trains an IVF index; nprobe = all lists is exact" \
+  "[ $rc = 0 ] && js 'const j=JSON.parse(lines[0]);const p=j.points;process.exit(p.length==2&&p[1].recall_at_1==1&&p[0].recall_at_1<1?0:1)' < $tmp/bs3.json"
+"$F" bench search --size 100 --synthetic face-like > /dev/null 2> "$tmp/bs4.err"; rc=$?
+check "bench search face-like needs real embeddings" "[ $rc = 1 ] && grep -q invalid_synthetic $tmp/bs4.err"
 "$F" bench search --size 5 > /dev/null 2> "$tmp/bs.err"; rc=$?
 check "bench search bounds the size" "[ $rc = 1 ] && grep -q invalid_size $tmp/bs.err"
 

@@ -35,6 +35,21 @@ struct CalibrationInput {
 // InvalidArgument("invalid_fpir") unless 0 < target_fpir < 1; "empty_gallery".
 StatusOr<StoredPolicy> Calibrate(const CalibrationInput& in);
 
+// From impostor PAIRS instead of probes searched against the gallery (e.g. the mismatched
+// pairs of an LFW pair list): each score is one impostor comparison, so the per-comparison
+// false-match rate FMR(t) is measured and FPIR at gallery size N is taken as N x FMR(t) (the
+// union bound; exact enough while N x FMR << 1). Thresholds:
+//  - accept: lowest t with N x FMR(t) <= target_fpir;
+//  - step_up: lowest t with N x FMR(t) <= step_up_fpir (default 10 x target), clamped into
+//    [second_factor, accept];
+//  - second_factor: as in Calibrate, FMR(t) x max(1, N / 10^4) <= target_fpir.
+// measured_fpir is N x FMR(accept) on these pairs; impostor_probes holds the pair count.
+// InvalidArgument("too_few_impostor_pairs") with fewer than N / target_fpir pairs (the
+// target FMR would be below 1 / pairs: not measurable); "invalid_fpir"; "empty_gallery".
+StatusOr<StoredPolicy> CalibrateFromPairs(const std::vector<float>& impostor_scores,
+                                          int64_t gallery_size, double target_fpir,
+                                          float margin, double step_up_fpir = 0);
+
 // Lowest threshold t with (count of scores >= t) <= allowed: just above the
 // (allowed+1)-th highest score, or -1 when there are at most `allowed` scores.
 float ThresholdAllowing(std::vector<float> scores, int64_t allowed);

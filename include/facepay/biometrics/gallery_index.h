@@ -1,7 +1,11 @@
 // GalleryIndex: nearest-neighbour search over L2-normalised embeddings by inner product
 // (= cosine), on FAISS, chosen by a FAISS factory string: "Flat" (exact, BLAS scan),
-// "HNSW32" (graph, approximate), "IVF1024,Flat", ... Labels are the caller's int64 ids
-// (template ids).
+// "HNSW32" (graph, approximate), "IVF1024,Flat" (inverted lists), ... Labels are the caller's
+// int64 ids (template ids).
+//
+// Trained indexes (IVF): the first AddBatch into an untrained index trains it on (a sample of)
+// that batch, so a gallery must be built with one AddBatch of representative vectors before
+// single Adds; Add into an untrained index is FailedPrecondition("index_untrained").
 //
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
@@ -50,8 +54,11 @@ class GalleryIndex {
   virtual size_t tombstones() const = 0;  // removed, not yet compacted
   virtual int dim() const = 0;
   virtual const std::string& factory() const = 0;
-  // Search effort of graph indexes (HNSW efSearch, default 64); ignored by others.
+  // Search effort: HNSW efSearch (default 64) or IVF nprobe (default 64); ignored by Flat.
   virtual void set_search_effort(int ef) = 0;
+  // Build effort of HNSW (efConstruction, FAISS default 40), for vectors added afterwards;
+  // ignored by other index types.
+  virtual void set_build_effort(int ef_construction) = 0;
   // Rebuilds without tombstones.
   virtual Status Compact() = 0;
   // Writes `path` (FAISS index) and `path`.labels; Unavailable("snapshot_write_failed").

@@ -1,10 +1,15 @@
-// Gallery search benchmark: build an index of N unit vectors, time single queries and
-// multi-threaded throughput, and measure recall of an approximate index against exact search.
+// Gallery search benchmark: build an index of N unit vectors once, then, for each requested
+// search effort, time single queries and multi-threaded throughput and measure recall against
+// exact search over the same vectors.
 //
-// Gallery vectors are random unit vectors, with the caller's real embeddings (if any) mixed in
-// at random positions. Queries are noisy copies of gallery vectors (cosine ~0.6 to their
-// source, like a mated probe), drawn half from the real embeddings when there are any, so the
-// nearest neighbour is meaningful for recall.
+// Gallery: synthetic unit vectors ("random": isotropic, the worst case for graph and cluster
+// indexes since 512-D noise has no structure; "face-like": drawn from the mean and covariance
+// of the caller's real embeddings, so the synthetic crowd resembles faces), with the caller's
+// real embeddings mixed in at spread positions. When real identities are given, only the first
+// embedding of each identity enters the gallery and the others are REAL MATED PROBES (another
+// photo of an enrolled person: the realistic query). Other queries are synthetic probes: a
+// gallery vector plus noise (cosine ~0.6 to its source, like a mated probe), the noise
+// isotropic ("random") or within the face subspace ("face-like").
 #pragma once
 
 #include <cstdint>
@@ -23,30 +28,53 @@ inline constexpr int64_t kMaxBenchGallery = 2'000'000;
 struct SearchBenchOptions {
   int64_t size = 10'000;
   std::string factory = "Flat";
-  int queries = 1000;
+  int queries = 1000;  // total; up to half are real mated probes when identities are given
   int threads = 2;
   int dim = 512;
-  int ef_search = 64;  // HNSW search effort
+  std::vector<int> ef_search = {64};  // one measured point each: HNSW efSearch / IVF nprobe
+  int ef_construction = 0;            // HNSW build effort; 0 = FAISS default (40)
+  int exact_queries = 200;            // single queries timed for the exact baseline
+  std::string synthetic = "random";   // "random" | "face-like"
   uint64_t seed = 42;
-  std::vector<vision::Embedding> real;  // mixed into the gallery
+  std::vector<vision::Embedding> real;     // mixed into the gallery
+  std::vector<std::string> real_identity;  // parallel to `real`, or empty
   bool progress = true;
+};
+
+struct SearchBenchPoint {
+  int ef_search = 0;
+  double p50_ms = 0, p99_ms = 0, mean_ms = 0;  // wall clock
+  // CPU time of the searching thread: the latency without waiting for a busy core.
+  double cpu_p50_ms = 0, cpu_p99_ms = 0;
+  double qps = 0;  // on `threads` threads
+  // Top-1 (and top-10 overlap) equal to exact search, over all queries and by query kind.
+  double recall_at_1 = 1, recall_at_10 = 1;
+  double recall_at_1_synthetic = 1, recall_at_1_real = 1;
+  // Real mated probes whose mate is the rank-1 result (what identification needs).
+  double real_mate_rank1 = 0;
 };
 
 struct SearchBenchResult {
   int64_t size = 0;
-  std::string factory;
-  int queries = 0, threads = 0, ef_search = 0;
-  size_t real_vectors = 0;
-  double build_s = 0;
-  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
-  double qps = 0;  // on `threads` threads
+  std::string factory, synthetic;
+  int queries = 0, threads = 0, ef_construction = 0;
+  size_t real_vectors = 0;  // real embeddings in the gallery
+  size_t real_probes = 0, synthetic_queries = 0;
+  double build_s = 0;      // train (IVF) + add, wall clock, on `threads` OpenMP threads
+  double build_cpu_s = 0;  // CPU seconds of the whole process during the build
   double bytes_per_template = 0;
-  // Against exact inner-product search over the same vectors (1.0 for Flat by definition).
-  double recall_at_1 = 1, recall_at_10 = 1;
-  double exact_p50_ms = 0, exact_p99_ms = 0;  // the exact baseline's single-query latency
+  double peak_rss_mb = 0;
+  // Exact baseline: single-query latency (brute-force inner product scan, one thread).
+  double exact_p50_ms = 0, exact_p99_ms = 0;
+  double exact_cpu_p50_ms = 0, exact_cpu_p99_ms = 0;
+  int exact_timed_queries = 0;
+  double exact_real_mate_rank1 = 0;  // the same share with exact search
+  std::vector<SearchBenchPoint> points;
 };
 
-// InvalidArgument("invalid_size") unless 10 <= size <= kMaxBenchGallery; "invalid_queries".
+// InvalidArgument: "invalid_size" unless 10 <= size <= kMaxBenchGallery; "invalid_queries";
+// "invalid_threads"; "invalid_ef_search"; "invalid_synthetic" (unknown kind, or face-like
+// without >= 64 real embeddings).
 StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& options);
 nlohmann::json SearchBenchToJson(const SearchBenchResult& r);
 

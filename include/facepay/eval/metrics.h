@@ -2,6 +2,7 @@
 // Pure functions, thread-safe. Conventions: a comparison is accepted when score >= threshold.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -63,5 +64,12 @@ PadPoint PadAt(const std::vector<float>& bona_fide, const std::vector<float>& at
 // The lowest-BPCER threshold whose APCER <= max_apcer.
 PadPoint BpcerAtApcer(const std::vector<float>& bona_fide, std::vector<float> attacks,
                       double max_apcer);
+
+// Exact (Clopper-Pearson) two-sided confidence interval of a binomial rate: `k` events in
+// `n` trials at confidence 1 - alpha. {0, 0} when n == 0.
+struct RateInterval {
+  double low = 0, high = 0;
+};
+RateInterval ClopperPearson(int64_t k, int64_t n, double alpha = 0.05);
 
 }  // namespace facepay::eval
