@@ -6,7 +6,6 @@
 #include "movement.h"
 
 namespace facepay::payments {
-namespace {
 
 nlohmann::json TapToJson(const TapResult& r) {
   return {{"open_gate", r.open_gate},
@@ -20,6 +19,8 @@ nlohmann::json TapToJson(const TapResult& r) {
           {"txn_id", r.txn_id},
           {"balance_minor", r.balance_minor}};
 }
+
+namespace {
 
 TapResult TapFromJson(const nlohmann::json& j) {
   TapResult r;

@@ -24,19 +24,6 @@ std::string NewChallengeId() {
   return std::string("ch_") + hex;
 }
 
-json TapJson(const payments::TapResult& r) {
-  return {{"open_gate", r.open_gate},
-          {"kind", r.kind == payments::FareKind::kCharge     ? "charge"
-                   : r.kind == payments::FareKind::kNoCharge ? "no_charge"
-                                                             : "passback"},
-          {"reason", r.reason},
-          {"fare_minor", r.fare_minor},
-          {"full_fare_minor", r.full_fare_minor},
-          {"declined", r.declined},
-          {"txn_id", r.txn_id},
-          {"balance_minor", r.balance_minor}};
-}
-
 json CandidatesJson(const std::vector<biometrics::Candidate>& c) {
   json a = json::array();
   for (const auto& x : c) a.push_back({{"subject_id", x.subject_id}, {"score", x.score}});
@@ -72,7 +59,7 @@ void Service::Impl::AddTerminalRoutes() {
         tap.station = g.station;
         tap.direction = g.direction;
         FACEPAY_ASSIGN_OR_RETURN(auto res, transit->Tap(tap));
-        return TapJson(res);
+        return payments::TapToJson(res);
       });
   auto settle_till = std::make_shared<Settle>(
       [this](const Call& c, const std::string& subject, const json& r) -> StatusOr<json> {

@@ -4,6 +4,8 @@
 // Thread-safe; the ledger must outlive the service.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 #include "facepay/payments/fare_config.h"
@@ -32,6 +34,9 @@ struct TapResult {
   int64_t balance_minor = 0;
   bool replayed = false;
 };
+
+// The answer of a tap as JSON (what the idempotency record keeps and what a gate is shown).
+nlohmann::json TapToJson(const TapResult& r);
 
 class TransitService {
  public:
