@@ -87,6 +87,7 @@ struct ServeArgs {
   double rate = 100;
   int follow_ms = 250;
   std::string tls_cert, tls_key;
+  std::string card_provider = "none";
 };
 
 int Serve(const ServeArgs& a) {
@@ -173,8 +174,19 @@ int Serve(const ServeArgs& a) {
   auto seq_model = vision::SequenceModelFromJson(
       bio->pipeline->pack().manifest().value("sequence_liveness", json::object()));
 
+  // Card accounts charge through a PaymentProvider. facepay ships no PSP integration, only the
+  // simulated one (approves every capture, charges no real card): without it card accounts
+  // are declined with "no_provider" instead of silently pretending to charge.
+  std::unique_ptr<payments::PaymentProvider> provider;
+  if (a.card_provider == "simulated") {
+    provider = std::make_unique<payments::SimulatedProvider>();
+  } else if (a.card_provider != "none") {
+    return Fail(InvalidArgument("invalid_card_provider",
+                                "--card-provider must be none or simulated, not '" +
+                                    a.card_provider + "'"));
+  }
   payments::SystemClock clock;
-  payments::Ledger ledger(**ledger_store, clock, nullptr);
+  payments::Ledger ledger(**ledger_store, clock, provider.get());
 
   // First start: no key at all -> one admin key, printed once.
   auto active = (*svc_store)->CountActiveKeys();
@@ -225,6 +237,7 @@ int Serve(const ServeArgs& a) {
             << (*ledger_store)->Backend() << ", " << bio->gallery->subject_count()
             << " subjects, " << bio->gallery->template_count() << " templates"
             << (bio->gallery->load_report().from_snapshot ? ", from snapshot" : "")
+            << (provider ? ", card provider " + provider->Name() : std::string())
             << "); Ctrl-C stops\n";
   if (!a.port_file.empty()) {
     std::ofstream pf(a.port_file + ".tmp");
@@ -272,6 +285,10 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "How often to follow the template change log (default 250 ms)");
   serve->add_option("--tls-cert", sa->tls_cert, "TLS certificate (PEM); with --tls-key: HTTPS");
   serve->add_option("--tls-key", sa->tls_key, "TLS private key (PEM)");
+  serve->add_option("--card-provider", sa->card_provider,
+                    "Payment provider for card accounts: none (card payments declined with "
+                    "no_provider) | simulated (approves every capture; demos only, no real card "
+                    "is charged). Default none");
   serve->callback([sa, &exit_code] { exit_code = Serve(*sa); });
 
   auto* keys = app.add_subcommand("keys", "API keys: create, list, revoke");

@@ -1,6 +1,8 @@
 // GalleryIndex on FAISS with an own label map and tombstones (see gallery_index.h).
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/IndexRefine.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
@@ -112,11 +114,15 @@ class FaissGalleryIndex final : public GalleryIndex {
     } catch (const std::exception& e) {
       return Internal("index_error", e.what());
     }
+    // An L2 index (see MetricFor) ranks unit vectors as inner product does:
+    // |q - x|^2 = 2 - 2 <q, x>, so its distances convert back to cosine scores.
+    const bool l2 = index_->metric_type == faiss::METRIC_L2;
     for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
       if (ids[i] < 0) continue;
       int64_t label = row_label_[static_cast<size_t>(ids[i])];
       if (label == kDead) continue;
-      out.push_back({label, d[static_cast<size_t>(i)]});
+      const float dist = d[static_cast<size_t>(i)];
+      out.push_back({label, l2 ? 1.0f - dist / 2.0f : dist});
     }
     return out;
   }
@@ -138,13 +144,13 @@ class FaissGalleryIndex final : public GalleryIndex {
   Status Compact() override {
     try {
       std::unique_ptr<faiss::Index> fresh(
-          faiss::index_factory(dim_, factory_.c_str(), faiss::METRIC_INNER_PRODUCT));
+          faiss::index_factory(dim_, factory_.c_str(), index_->metric_type));
       std::vector<float> live;
       std::vector<int64_t> labels;
       live.reserve(rows_.size() * static_cast<size_t>(dim_));
       std::vector<float> v(static_cast<size_t>(dim_));
       // IVF reconstructs a row only through its row -> list direct map.
-      if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get())) ivf->make_direct_map(true);
+      if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(Inner(index_.get()))) ivf->make_direct_map(true);
       for (size_t r = 0; r < row_label_.size(); ++r) {
         if (row_label_[r] == kDead) continue;
         index_->reconstruct(static_cast<faiss::Index::idx_t>(r), v.data());
@@ -304,7 +310,17 @@ class FaissGalleryIndex final : public GalleryIndex {
 
  private:
   void ApplySearchEffort() { ApplyEffort(index_.get()); }
-  void ApplyEffort(faiss::Index* index) const {
+  // The searching index inside the wrappers a factory string may add: "...,RFlat" (exact
+  // re-ranking of the candidates, IndexRefine) and "PCA128,..." (IndexPreTransform).
+  static faiss::Index* Inner(faiss::Index* index) {
+    if (auto* r = dynamic_cast<faiss::IndexRefine*>(index)) index = r->base_index;
+    if (auto* p = dynamic_cast<faiss::IndexPreTransform*>(index)) index = p->index;
+    return index;
+  }
+
+  void ApplyEffort(faiss::Index* outer) const {
+    if (auto* r = dynamic_cast<faiss::IndexRefine*>(outer)) r->k_factor = kRefineFactor;
+    faiss::Index* index = Inner(outer);
     if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index)) {
       h->hnsw.efSearch = ef_search_;
       if (ef_construction_ > 0) h->hnsw.efConstruction = ef_construction_;
@@ -320,13 +336,15 @@ class FaissGalleryIndex final : public GalleryIndex {
   Status TrainOn(faiss::Index* index, std::span<const float> data) const {
     const auto n = static_cast<int64_t>(data.size() / static_cast<size_t>(dim_));
     int64_t want = n;
-    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(Inner(index))) {
       if (n < static_cast<int64_t>(ivf->nlist)) {
         return FailedPrecondition("index_untrained", "IVF needs at least nlist vectors to train");
       }
       ivf->cp.spherical = true;
       ivf->cp.niter = kTrainIterations;
       want = std::min<int64_t>(n, kTrainPointsPerList * static_cast<int64_t>(ivf->nlist));
+    } else {
+      want = std::min<int64_t>(n, kTrainSample);  // e.g. a PCA: 512 x 512 covariance
     }
     std::vector<float> sample;
     const float* train = data.data();
@@ -346,6 +364,9 @@ class FaissGalleryIndex final : public GalleryIndex {
   static constexpr int kHnswEfSearch = 64;
   static constexpr int64_t kTrainPointsPerList = 40;
   static constexpr int kTrainIterations = 10;  // k-means; build time grows linearly with it
+  static constexpr int64_t kTrainSample = 65536;  // other trained transforms (PCA)
+  // "...,RFlat": the searching index returns kRefineFactor * k candidates, re-ranked exactly.
+  static constexpr float kRefineFactor = 4;
 
   std::string factory_;
   int dim_;
@@ -359,13 +380,20 @@ class FaissGalleryIndex final : public GalleryIndex {
 
 }  // namespace
 
+// Inner product for every index except those behind a PCA: a PCA centres the vectors, and the
+// inner product of centred vectors no longer ranks as the cosine does, while L2 distance is
+// translation-invariant (and ranks unit vectors as the cosine does; Search converts back).
+static faiss::MetricType MetricFor(const std::string& factory) {
+  return factory.rfind("PCA", 0) == 0 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+}
+
 StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& factory, int dim) {
   if (dim <= 0 || factory.empty() || factory.size() > 64) {
     return InvalidArgument("invalid_index_factory", "bad index factory or dimension");
   }
   try {
     std::unique_ptr<faiss::Index> index(
-        faiss::index_factory(dim, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+        faiss::index_factory(dim, factory.c_str(), MetricFor(factory)));
     return std::unique_ptr<GalleryIndex>(
         std::make_unique<FaissGalleryIndex>(factory, dim, std::move(index)));
   } catch (const std::exception& e) {

@@ -120,9 +120,11 @@ TEST_P(GalleryIndexTest, RejectsBadArguments) {
   EXPECT_EQ(index_->Search(short_vec, 1).status().reason(), "dimension_mismatch");
 }
 
-// IVF4 at the default effort probes all 4 lists: exact, so the same assertions hold.
+// IVF4 at the default effort probes all 4 lists: exact, so the same assertions hold. The PCA
+// index searches a 64-D projection and re-ranks its candidates exactly (RFlat): at 200
+// vectors its candidates hold the true neighbours, and its scores are the exact cosines.
 INSTANTIATE_TEST_SUITE_P(Factories, GalleryIndexTest,
-                         ::testing::Values("Flat", "HNSW32", "IVF4,Flat"),
+                         ::testing::Values("Flat", "HNSW32", "IVF4,Flat", "PCA64,HNSW32,RFlat"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            std::erase(n, ',');
@@ -152,6 +154,28 @@ TEST(GalleryIndexFactory, IvfTrainsOnItsFirstBatchAndRefusesSingleAddsBefore) {
   auto hits = (*idx)->Search(vecs[123], 1);
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ((*hits)[0].label, 123);
+}
+
+TEST(GalleryIndexFactory, APcaIndexReturnsEveryRowWhenAskedForMoreCandidatesThanItHolds) {
+  auto idx = MakeGalleryIndex("PCA64,HNSW32,RFlat", 512);
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  std::mt19937 rng(9);
+  std::vector<int64_t> labels;
+  std::vector<float> data;
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < 100; ++i) {
+    vecs.push_back(testing::UnitVector(rng));
+    labels.push_back(i);
+    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+  }
+  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+  // k = 60 asks the projected HNSW for 240 candidates out of 100 rows.
+  auto hits = (*idx)->Search(vecs[42], 60);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  ASSERT_EQ(hits->size(), 60u);
+  EXPECT_EQ((*hits)[0].label, 42);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-4);
+  for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
 }
 
 TEST(GalleryIndexFactory, RejectsUnknownFactoryStrings) {

@@ -3,6 +3,7 @@
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"
+#include "probe.h"
 #include "service_impl.h"
 
 namespace facepay::service {
@@ -67,6 +68,43 @@ int EnrollReplyCode(const biometrics::EnrollResult& r, json& body, json& detail)
   return duplicate ? 409 : 422;
 }
 
+// A live capture burst ("frames", >= kMinSequenceFrames with a face) is judged by sequence
+// liveness, as a gate burst is: the passive one-frame model alone refuses most real people on
+// ordinary webcams (docs/liveness.md). A live burst then enrolls from its best frames without
+// the per-image liveness check; a burst judged an attack enrolls nothing. Uploaded photos
+// ("images", or a shorter burst) keep the per-image checks. A burst is judged with ProbeOf
+// (optional "frame_interval_ms", as at a gate; enrolment cameras have no calibration).
+bool IsBurst(const ServiceDeps& deps, const Input& in) {
+  auto it = in.images.find("frames");
+  return deps.sequence != nullptr && it != in.images.end() &&
+         static_cast<int>(it->second.size()) >= kMinSequenceFrames;
+}
+
+// Applies a burst verdict: nullopt to go on enrolling (liveness attested or not a burst), or
+// the 422 reply of a burst that is an attack or shows several people.
+std::optional<Reply> ApplyBurst(const std::optional<Probe>& burst, biometrics::EnrollOptions& eo,
+                                json& liveness) {
+  if (!burst) return std::nullopt;
+  liveness = {{"mode", "sequence"}, {"score", burst->liveness}, {"frames", burst->frames},
+              {"face_frames", burst->face_frames}};
+  if (burst->state == biometrics::ProbeState::kSpoof ||
+      burst->state == biometrics::ProbeState::kMultipleFaces) {
+    const bool spoof = burst->state == biometrics::ProbeState::kSpoof;
+    const std::string code = spoof ? "spoof" : "multiple_faces";
+    json body = {{"status", "rejected"},
+                 {"reason", code},
+                 {"templates", 0},
+                 {"liveness", liveness},
+                 {"error",
+                  {{"code", code},
+                   {"message", spoof ? "the capture burst failed the liveness check"
+                                     : "the capture burst shows more than one face"}}}};
+    return Reply{422, body};
+  }
+  eo.check_liveness = false;  // attested by the burst
+  return std::nullopt;
+}
+
 }  // namespace
 
 void Service::Impl::AddPeopleRoutes() {
@@ -118,13 +156,28 @@ void Service::Impl::AddPeopleRoutes() {
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
+              std::optional<Probe> burst;
+              if (IsBurst(deps, in)) {
+                FACEPAY_ASSIGN_OR_RETURN(Probe p, ProbeOf(in, 0, /*allow_template=*/false));
+                if (p.liveness_mode == "sequence") burst = std::move(p);  // >= 3 face frames
+              }
+              json liveness = {{"mode", "per_image"}};
+              if (auto refused = ApplyBurst(burst, eo, liveness)) {
+                refused->body["subject_id"] = s.id;
+                Audit(c, "enroll", s.id, "rejected",
+                      {{"status", "rejected"}, {"reason", refused->body["reason"]},
+                       {"liveness", liveness}});
+                return *refused;
+              }
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::EnrollFromBytes(*deps.pipeline,
                                                                            *deps.gallery, s, images,
                                                                            eo, c.now_ms));
               json body = biometrics::EnrollResultToJson(r);
               body["subject_id"] = s.id;
+              body["liveness"] = liveness;
               json detail;
               const int code = EnrollReplyCode(r, body, detail);
+              detail["liveness"] = liveness;
               if (r.status == biometrics::EnrollStatus::kEnrolled && !account.empty()) {
                 FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
                 body["account_id"] = account;
@@ -167,13 +220,28 @@ void Service::Impl::AddPeopleRoutes() {
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(in.fields, "fuse"));
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
+              std::optional<Probe> burst;
+              if (IsBurst(deps, in)) {
+                FACEPAY_ASSIGN_OR_RETURN(Probe p, ProbeOf(in, 0, /*allow_template=*/false));
+                if (p.liveness_mode == "sequence") burst = std::move(p);  // >= 3 face frames
+              }
+              json liveness = {{"mode", "per_image"}};
+              if (auto refused = ApplyBurst(burst, eo, liveness)) {
+                refused->body["subject_id"] = id;
+                Audit(c, "add_images", id, "rejected",
+                      {{"status", "rejected"}, {"reason", refused->body["reason"]},
+                       {"liveness", liveness}});
+                return *refused;
+              }
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::AddImagesFromBytes(
                                                    *deps.pipeline, *deps.gallery, id, images, eo,
                                                    c.now_ms));
               json body = biometrics::EnrollResultToJson(r);
               body["subject_id"] = id;
+              body["liveness"] = liveness;
               json detail;
               const int code = EnrollReplyCode(r, body, detail);
+              detail["liveness"] = liveness;
               if (r.status == biometrics::EnrollStatus::kEnrolled) {
                 body["templates_total"] = deps.gallery->TemplatesOf(id).size();
               }

@@ -69,12 +69,32 @@ struct SharedEngine {
   }
 };
 
-// One `facepay serve` node over `location`.
+// A throwaway self-signed certificate for 127.0.0.1 (made with the `openssl` command that
+// scripts/setup installs), for serving HTTPS as `facepay serve --tls-cert/--tls-key` does.
+struct TlsFiles {
+  std::string cert, key;
+};
+inline StatusOr<TlsFiles> MakeSelfSignedCert(const std::string& dir) {
+  TlsFiles f{dir + "/cert.pem", dir + "/key.pem"};
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" + f.key +
+      "' -out '" + f.cert + "' >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) {  // NOLINT(concurrency-mt-unsafe)
+    return FailedPrecondition("openssl_failed",
+                              "cannot make a test certificate: is `openssl` installed "
+                              "(scripts/setup installs it)?");
+  }
+  return f;
+}
+
+// One `facepay serve` node over `location`; HTTPS when `tls` names a certificate and key.
 class Node {
  public:
   static StatusOr<std::unique_ptr<Node>> Start(const std::string& location,
                                                biometrics::PolicyThresholds policy = {},
-                                               bool init_key_check = true) {
+                                               bool init_key_check = true,
+                                               const TlsFiles& tls = {}) {
     auto n = std::unique_ptr<Node>(new Node);
     SharedEngine& e = SharedEngine::Get();
     if (!e.pipeline) return FailedPrecondition("no_models", "model pack missing: run scripts/setup");
@@ -94,7 +114,7 @@ class Node {
     FACEPAY_ASSIGN_OR_RETURN(n->gallery_, biometrics::Gallery::Open(*n->bio_store_, *e.key, go));
     go.init_key_check = true;
     FACEPAY_ASSIGN_OR_RETURN(n->watchlist_, biometrics::Gallery::Open(*n->wl_store_, *e.key, go));
-    n->ledger_ = std::make_unique<payments::Ledger>(*n->ledger_store_, n->clock_, nullptr);
+    n->ledger_ = std::make_unique<payments::Ledger>(*n->ledger_store_, n->clock_, &n->provider_);
     FACEPAY_ASSIGN_OR_RETURN(auto terminals, service::LoadTerminals(
                                                  std::string(FACEPAY_SOURCE_DIR) +
                                                  "/config/terminals/demo.json"));
@@ -114,6 +134,9 @@ class Node {
     service::ServiceOptions so;
     so.threads = 8;
     so.default_rate_per_s = 1000;
+    so.tls_cert = tls.cert;
+    so.tls_key = tls.key;
+    n->tls_ca_ = tls.cert;
     FACEPAY_ASSIGN_OR_RETURN(n->service_, service::Service::Create(std::move(d), so));
     FACEPAY_ASSIGN_OR_RETURN(n->port_, n->service_->Listen("127.0.0.1", 0));
     biometrics::GalleryFollowerOptions fo;
@@ -142,6 +165,8 @@ class Node {
   service::ServiceStore& store() { return *store_; }
   biometrics::Gallery& gallery() { return *gallery_; }
   payments::Ledger& ledger() { return *ledger_; }
+  // Card accounts charge through it (`facepay serve --card-provider simulated`).
+  payments::SimulatedProvider& provider() { return provider_; }
 
   // A key made directly in the store (as `facepay keys create` does).
   std::string MakeKey(service::Role role, std::vector<std::string> bind = {}, double rate = 0) {
@@ -158,7 +183,16 @@ class Node {
   };
   Res Call(const std::string& method, const std::string& path, const std::string& token,
            const std::string& body = "", const std::string& content_type = "application/json") {
-    httplib::Client cli("127.0.0.1", port_);
+    // HTTPS nodes are called over TLS, verifying the node's certificate and host name.
+    std::unique_ptr<httplib::Client> owned;
+    if (tls_ca_.empty()) {
+      owned = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    } else {
+      owned = std::make_unique<httplib::Client>("https://127.0.0.1:" + std::to_string(port_));
+      owned->set_ca_cert_path(tls_ca_.c_str());
+      owned->enable_server_certificate_verification(true);
+    }
+    httplib::Client& cli = *owned;
     cli.set_read_timeout(60, 0);
     httplib::Headers h;
     if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
@@ -179,6 +213,7 @@ class Node {
  private:
   Node() = default;
   payments::SystemClock clock_;
+  payments::SimulatedProvider provider_;
   std::unique_ptr<payments::LedgerStore> ledger_store_;
   std::unique_ptr<biometrics::BiometricStore> bio_store_;
   std::unique_ptr<service::ServiceStore> store_;
@@ -191,6 +226,7 @@ class Node {
   std::thread thread_;
   int port_ = 0;
   std::string wl_dir_;
+  std::string tls_ca_;  // the node's certificate when it serves HTTPS
 };
 
 }  // namespace facepay::testing

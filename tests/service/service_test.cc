@@ -6,6 +6,9 @@
 #include <chrono>
 #include <thread>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
+
 #include "service_fixture.h"
 
 namespace facepay::testing {
@@ -65,6 +68,24 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     r = n.Post("/v1/subjects", enroller, body);
     EXPECT_EQ(r.status, 201) << r.raw;
     return account;
+  }
+  // A camera burst: `count` frames of a real video from `from_ms`, one every `every_ms`, JPEG.
+  json VideoBurst(const std::string& video, double from_ms, int count, double every_ms) {
+    json a = json::array();
+    cv::VideoCapture cap(video);
+    EXPECT_TRUE(cap.isOpened()) << video;
+    const double fps = cap.get(cv::CAP_PROP_FPS) > 1 ? cap.get(cv::CAP_PROP_FPS) : 30;
+    cv::Mat f;
+    double next_ms = from_ms;
+    for (int i = 0; static_cast<int>(a.size()) < count && cap.read(f); ++i) {
+      if (i / fps * 1000 + 1e-6 < next_ms) continue;
+      next_ms += every_ms;
+      std::vector<uint8_t> jpg;
+      cv::imencode(".jpg", f, jpg, {cv::IMWRITE_JPEG_QUALITY, 92});
+      a.push_back(Base64(std::string(jpg.begin(), jpg.end())));
+    }
+    EXPECT_EQ(static_cast<int>(a.size()), count) << video;
+    return a;
   }
   int64_t Balance(Node& n, const std::string& admin, const std::string& account) {
     auto r = n.Call("GET", "/v1/accounts/" + account, admin);
@@ -208,6 +229,88 @@ TEST_P(ServiceFlows, TillStepUpCompletesWithTheRightDigitsOnly) {
   auto refund = n.Post("/v1/tills/t1/refunds", till, {{"refund_id", "rf-1"}, {"txn_id", txn}, {"amount_minor", 299}});
   ASSERT_EQ(refund.status, 200) << refund.raw;
   EXPECT_EQ(Balance(n, admin, acct), 5000 - 1000);
+}
+
+TEST_P(ServiceFlows, ACardAccountPaysThroughTheProviderOnceAndADeclineMovesNoMoney) {
+  Node& n = StartNode();
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string till = n.MakeKey(Role::kMerchant, {"t1"});
+  auto r = n.Post("/v1/accounts", enroller,
+                  {{"id", "card:angelina"}, {"kind", "card"}, {"card_token", "tok_visa_4242"},
+                   {"card_last4", "4242"}, {"card_brand", "visa"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.raw.find("tok_visa_4242"), std::string::npos) << "the token is not echoed";
+  r = n.Post("/v1/subjects", enroller,
+             {{"id", "angelina"},
+              {"consent", {{"text_version", "v1"}, {"channel", "kiosk"}}},
+              {"account_id", "card:angelina"},
+              {"images", Frames({Img("Angelina_Jolie", 3), Img("Angelina_Jolie", 4)})}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+
+  const json pay = {{"order_id", "card-o-1"}, {"amount_minor", 1999},
+                    {"frames", Frames({Img("Angelina_Jolie", 15)})}};
+  r = n.Post("/v1/tills/t1/payments", till, pay);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["decision"]["outcome"], "accept") << r.raw;
+  EXPECT_EQ(r.body["settlement"]["outcome"], "approved") << r.raw;
+  auto again = n.Post("/v1/tills/t1/payments", till, pay);
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["settlement"], r.body["settlement"]);
+  EXPECT_EQ(n.provider().approved_captures(), 1) << "a retried order captures the card once";
+  EXPECT_EQ(n.provider().captured_minor(), 1999);
+
+  n.provider().SetMode(payments::SimulatedProvider::Mode::kDecline);
+  r = n.Post("/v1/tills/t1/payments", till,
+             {{"order_id", "card-o-2"}, {"amount_minor", 500},
+              {"frames", Frames({Img("Angelina_Jolie", 16)})}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["settlement"]["outcome"], "declined") << r.raw;
+  EXPECT_EQ(r.body["settlement"]["decline_reason"], "card_declined") << r.raw;
+  EXPECT_EQ(n.provider().captured_minor(), 1999);
+
+  // The card network is down: a retryable 503, and the retry after it recovers captures once.
+  n.provider().SetMode(payments::SimulatedProvider::Mode::kTimeout);
+  const json pay3 = {{"order_id", "card-o-3"}, {"amount_minor", 700},
+                     {"frames", Frames({Img("Angelina_Jolie", 16)})}};
+  r = n.Post("/v1/tills/t1/payments", till, pay3);
+  EXPECT_EQ(r.status, 503) << r.raw;
+  n.provider().SetMode(payments::SimulatedProvider::Mode::kApprove);
+  r = n.Post("/v1/tills/t1/payments", till, pay3);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["settlement"]["outcome"], "approved") << r.raw;
+  EXPECT_EQ(n.provider().captured_minor(), 1999 + 700);
+}
+
+TEST_P(ServiceFlows, AnEnrollmentBurstIsJudgedBySequenceLivenessAndAReplayEnrollsNothing) {
+  FACEPAY_DATA_PATH_OR_RETURN(videos, "videos");
+  Node& n = StartNode();
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const json consent = {{"text_version", "v1"}, {"channel", "kiosk"}};
+  // A phone screen replaying a person: the burst is an attack, nothing is enrolled.
+  auto r = n.Post("/v1/subjects", enroller,
+                  {{"id", "replayed"}, {"consent", consent}, {"frame_interval_ms", 125},
+                   {"frames", VideoBurst(videos + "/apfol_replay_phone2.webm", 1000, 8, 125)}});
+  ASSERT_EQ(r.status, 422) << r.raw;
+  EXPECT_EQ(r.body["error"]["code"], "spoof") << r.raw;
+  EXPECT_EQ(r.body["liveness"]["mode"], "sequence") << r.raw;
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/replayed", enroller).status, 404);
+
+  // A live person on an ordinary camera: sequence liveness attests the burst and the best
+  // frames are enrolled (the one-frame passive model alone refuses most such frames).
+  r = n.Post("/v1/subjects", enroller,
+             {{"id", "live-d3"}, {"consent", consent}, {"frame_interval_ms", 125},
+              {"frames", VideoBurst(videos + "/d3.mp4", 1000, 8, 125)}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["liveness"]["mode"], "sequence") << r.raw;
+  EXPECT_GE(r.body["templates"].get<int>(), 1) << r.raw;
+  EXPECT_EQ(n.gallery().TemplatesOf("live-d3").size(), r.body["templates"].get<size_t>());
+
+  // Uploaded photos (not a burst) keep the per-image checks.
+  r = n.Post("/v1/subjects", enroller,
+             {{"id", "photo"}, {"consent", consent},
+              {"images", Frames({Img("Angelina_Jolie", 3)})}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["liveness"]["mode"], "per_image") << r.raw;
 }
 
 TEST_P(ServiceFlows, ErasureRemovesTheFaceEverywhereAndKeepsThePaymentHistory) {
@@ -553,6 +656,51 @@ TEST_P(ServiceFlows, StoppingFinishesTheRequestInFlight) {
   EXPECT_EQ((*res)->status, 200) << (*res)->body;
   EXPECT_EQ(json::parse((*res)->body)["probe"]["frames"], 8);
   EXPECT_EQ(n.Call("GET", "/healthz", "").status, 0) << "no longer accepting";
+}
+
+TEST_P(ServiceFlows, HttpsServesTheApiWithTheOperatorsCertificateAndRefusesPlainHttp) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "TLS does not depend on the store";
+  std::string dir = ::testing::TempDir() + "/facepay-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  auto tls = MakeSelfSignedCert(dir);
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  auto started = Node::Start(loc_->location(), {}, true, *tls);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  Node& n = **started;
+
+  // Over TLS, the client verifying the certificate and the host name: the API works.
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string gate = n.MakeKey(Role::kGate, {"g1"});
+  EXPECT_EQ(n.Call("GET", "/healthz", "").status, 200);
+  EnrollWithAccount(n, enroller, "angelina", "Angelina_Jolie", {3, 4}, 1000);
+  auto r = n.Post("/v1/gates/g1/passages", gate,
+                  {{"event_id", "tls-1"}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["decision"]["outcome"], "accept") << r.raw;
+
+  // Plain HTTP to the HTTPS port gets no API answer (no key or image crosses in clear text).
+  httplib::Client plain("127.0.0.1", n.port());
+  plain.set_read_timeout(5, 0);
+  auto p = plain.Get("/healthz");
+  EXPECT_TRUE(!p || p->status == 400) << "plain HTTP got HTTP " << (p ? p->status : 0);
+
+  // A client that does not trust the certificate refuses the connection.
+  httplib::Client untrusting("https://127.0.0.1:" + std::to_string(n.port()));
+  untrusting.enable_server_certificate_verification(true);
+  untrusting.set_ca_cert_path((dir + "/missing-ca.pem").c_str());
+  EXPECT_FALSE(untrusting.Get("/healthz"));
+
+  // Half a TLS configuration is a start-up error, not a silent fallback to HTTP.
+  auto half = Node::Start(loc_->location(), {}, true, TlsFiles{tls->cert, ""});
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.status().reason(), "invalid_tls") << half.status().ToString();
 }
 
 TEST_P(ServiceFlows, TwoNodesOnOneStoreHonourEnrollmentAndErasureWithinTwoSeconds) {
