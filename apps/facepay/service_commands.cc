@@ -276,7 +276,9 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "Terminals config (default $FACEPAY_TERMINALS, else the checkout's "
                     "config/terminals/demo.json)");
   serve->add_option("--models", sa->models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
-  serve->add_option("--index", sa->index, "Gallery index: Flat | HNSW32");
+  serve->add_option("--index", sa->index,
+                    "Gallery index: Flat (exact, default) | HNSW32 | PCA128,HNSW32,RFlat (large "
+                    "galleries; trains on the enrolled templates at start-up)");
   serve->add_option("--threads", sa->threads, "HTTP worker threads (default 8)");
   serve->add_option("--pipelines", sa->pipelines,
                     "Concurrent face analyses (default: one per core)");

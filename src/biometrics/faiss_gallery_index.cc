@@ -1,5 +1,6 @@
 // GalleryIndex on FAISS with an own label map and tombstones (see gallery_index.h).
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/IndexRefine.h>
@@ -7,6 +8,7 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
 
 #include <omp.h>
 
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "facepay/biometrics/gallery_index.h"
@@ -110,13 +113,19 @@ class FaissGalleryIndex final : public GalleryIndex {
       // efSearch lives on the index (set_search_effort, under the caller's exclusive lock):
       // FAISS 1.7.3 does not take it from SearchParametersHNSW. HNSW widens the beam to k
       // itself when k > efSearch.
-      index_->search(1, q.data(), fetch, d.data(), ids.data());
+      if (const auto* refine = dynamic_cast<const faiss::IndexRefine*>(index_.get())) {
+        SearchRefined(*refine, q, fetch, d, ids);
+      } else {
+        index_->search(1, q.data(), fetch, d.data(), ids.data());
+      }
     } catch (const std::exception& e) {
       return Internal("index_error", e.what());
     }
     // An L2 index (see MetricFor) ranks unit vectors as inner product does:
-    // |q - x|^2 = 2 - 2 <q, x>, so its distances convert back to cosine scores.
-    const bool l2 = index_->metric_type == faiss::METRIC_L2;
+    // |q - x|^2 = 2 - 2 <q, x>, so its distances convert back to cosine scores. (Refined
+    // searches already return inner products.)
+    const bool l2 = index_->metric_type == faiss::METRIC_L2 &&
+                    dynamic_cast<const faiss::IndexRefine*>(index_.get()) == nullptr;
     for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
       if (ids[i] < 0) continue;
       int64_t label = row_label_[static_cast<size_t>(ids[i])];
@@ -136,6 +145,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     ApplySearchEffort();
   }
   bool Contains(int64_t label) const override { return rows_.count(label) != 0; }
+  bool trained() const override { return index_->is_trained; }
   size_t size() const override { return rows_.size(); }
   size_t tombstones() const override { return tombstones_; }
   int dim() const override { return dim_; }
@@ -143,8 +153,17 @@ class FaissGalleryIndex final : public GalleryIndex {
 
   Status Compact() override {
     try {
-      std::unique_ptr<faiss::Index> fresh(
-          faiss::index_factory(dim_, factory_.c_str(), index_->metric_type));
+      // An empty copy that keeps what training learnt (IVF centroids, a PCA): the live rows
+      // may be too few to train on again, and they are what the training described anyway.
+      std::unique_ptr<faiss::Index> fresh;
+      {
+        faiss::VectorIOWriter w;
+        faiss::write_index(index_.get(), &w);
+        faiss::VectorIOReader r;
+        r.data = std::move(w.data);
+        fresh.reset(faiss::read_index(&r));
+        fresh->reset();
+      }
       std::vector<float> live;
       std::vector<int64_t> labels;
       live.reserve(rows_.size() * static_cast<size_t>(dim_));
@@ -310,6 +329,37 @@ class FaissGalleryIndex final : public GalleryIndex {
 
  private:
   void ApplySearchEffort() { ApplyEffort(index_.get()); }
+  // "...,RFlat": the searching index's whole beam (max(efSearch, kRefineFactor x fetch)
+  // candidates; the beam costs the same either way) is re-ranked by the exact inner product
+  // with the full vectors the refine index keeps. Done here rather than by IndexRefine::search,
+  // whose candidate count is a field of the shared index (k_factor), not of the call.
+  void SearchRefined(const faiss::IndexRefine& refine, std::span<const float> q, int64_t fetch,
+                     std::vector<float>& d, std::vector<faiss::Index::idx_t>& ids) const {
+    const auto* flat = dynamic_cast<const faiss::IndexFlat*>(refine.refine_index);
+    if (flat == nullptr) throw std::runtime_error("refine index is not flat: " + factory_);
+    const int64_t want = std::min<int64_t>(
+        refine.ntotal, std::max<int64_t>(ef_search_, static_cast<int64_t>(kRefineFactor) * fetch));
+    std::vector<float> bd(static_cast<size_t>(want));
+    std::vector<faiss::Index::idx_t> bl(static_cast<size_t>(want));
+    refine.base_index->search(1, q.data(), want, bd.data(), bl.data());
+    std::vector<std::pair<float, faiss::Index::idx_t>> scored;
+    scored.reserve(bl.size());
+    const float* xb = flat->get_xb();
+    for (faiss::Index::idx_t row : bl) {
+      if (row < 0) continue;
+      scored.emplace_back(faiss::fvec_inner_product(q.data(), xb + row * dim_,
+                                                    static_cast<size_t>(dim_)),
+                          row);
+    }
+    const size_t keep = std::min(scored.size(), static_cast<size_t>(fetch));
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep),
+                      scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < static_cast<size_t>(fetch); ++i) {
+      d[i] = i < keep ? scored[i].first : 0.0f;
+      ids[i] = i < keep ? scored[i].second : -1;
+    }
+  }
+
   // The searching index inside the wrappers a factory string may add: "...,RFlat" (exact
   // re-ranking of the candidates, IndexRefine) and "PCA128,..." (IndexPreTransform).
   static faiss::Index* Inner(faiss::Index* index) {
@@ -319,7 +369,6 @@ class FaissGalleryIndex final : public GalleryIndex {
   }
 
   void ApplyEffort(faiss::Index* outer) const {
-    if (auto* r = dynamic_cast<faiss::IndexRefine*>(outer)) r->k_factor = kRefineFactor;
     faiss::Index* index = Inner(outer);
     if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index)) {
       h->hnsw.efSearch = ef_search_;
@@ -333,7 +382,8 @@ class FaissGalleryIndex final : public GalleryIndex {
   // k-means (kTrainIterations) on an evenly spaced sample of `data` (kTrainPointsPerList per
   // inverted list; FAISS warns below 39): training on every row of a million-vector batch would take far longer
   // than adding them. Spherical centroids: the vectors are L2-normalised, the metric is IP.
-  Status TrainOn(faiss::Index* index, std::span<const float> data) const {
+  Status TrainOn(faiss::Index* outer, std::span<const float> data) const {
+    faiss::Index* index = outer;
     const auto n = static_cast<int64_t>(data.size() / static_cast<size_t>(dim_));
     int64_t want = n;
     if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(Inner(index))) {
@@ -346,6 +396,18 @@ class FaissGalleryIndex final : public GalleryIndex {
     } else {
       want = std::min<int64_t>(n, kTrainSample);  // e.g. a PCA: 512 x 512 covariance
     }
+    // A PCA from fewer vectors than twice its output dimension is mostly noise.
+    if (auto* r = dynamic_cast<faiss::IndexRefine*>(index)) index = r->base_index;
+    if (auto* p = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+      for (const faiss::VectorTransform* vt : p->chain) {
+        if (n < 2 * static_cast<int64_t>(vt->d_out)) {
+          return FailedPrecondition("index_untrained",
+                                    factory_ + " needs at least " + std::to_string(2 * vt->d_out) +
+                                        " vectors to train its projection, got " +
+                                        std::to_string(n));
+        }
+      }
+    }
     std::vector<float> sample;
     const float* train = data.data();
     if (want < n) {
@@ -356,7 +418,7 @@ class FaissGalleryIndex final : public GalleryIndex {
       }
       train = sample.data();
     }
-    index->train(static_cast<faiss::Index::idx_t>(want), train);
+    outer->train(static_cast<faiss::Index::idx_t>(want), train);
     return Status::Ok();
   }
 
@@ -365,8 +427,8 @@ class FaissGalleryIndex final : public GalleryIndex {
   static constexpr int64_t kTrainPointsPerList = 40;
   static constexpr int kTrainIterations = 10;  // k-means; build time grows linearly with it
   static constexpr int64_t kTrainSample = 65536;  // other trained transforms (PCA)
-  // "...,RFlat": the searching index returns kRefineFactor * k candidates, re-ranked exactly.
-  static constexpr float kRefineFactor = 4;
+  // "...,RFlat": at least kRefineFactor x k candidates are re-ranked exactly (SearchRefined).
+  static constexpr int kRefineFactor = 4;
 
   std::string factory_;
   int dim_;

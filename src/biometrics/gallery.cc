@@ -47,6 +47,14 @@ StatusOr<std::unique_ptr<Gallery>> Gallery::Open(BiometricStore& store, const Te
     g->report_.rebuild_reason = why;
     FACEPAY_RETURN_IF_ERROR(g->Rebuild());
   }
+  if (!g->index_->trained()) {
+    // An IVF/PCA index trains on the templates present at start-up; with none it could not
+    // take a single enrolment.
+    return FailedPrecondition("index_untrained",
+                              "index " + g->options_.index_factory +
+                                  " trains on the enrolled templates at start-up and this "
+                                  "gallery has none: start with Flat or HNSW32");
+  }
   g->report_.sequence = g->sequence_;
   g->report_.templates = g->index_->size();
   g->report_.load_ms = MsSince(t0);

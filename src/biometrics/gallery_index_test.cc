@@ -163,13 +163,18 @@ TEST(GalleryIndexFactory, APcaIndexReturnsEveryRowWhenAskedForMoreCandidatesThan
   std::vector<int64_t> labels;
   std::vector<float> data;
   std::vector<std::vector<float>> vecs;
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_FALSE((*idx)->trained());
+  for (int i = 0; i < 200; ++i) {
     vecs.push_back(testing::UnitVector(rng));
     labels.push_back(i);
     data.insert(data.end(), vecs.back().begin(), vecs.back().end());
   }
+  std::span<const int64_t> few_labels(labels.data(), 100);
+  std::span<const float> few(data.data(), 100 * 512);
+  EXPECT_EQ((*idx)->AddBatch(few_labels, few).reason(), "index_untrained") << "100 < 2 x 64";
   ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
-  // k = 60 asks the projected HNSW for 240 candidates out of 100 rows.
+  EXPECT_TRUE((*idx)->trained());
+  // k = 60 asks the projected HNSW for 240 candidates out of 200 rows.
   auto hits = (*idx)->Search(vecs[42], 60);
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   ASSERT_EQ(hits->size(), 60u);

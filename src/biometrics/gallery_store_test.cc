@@ -149,6 +149,35 @@ TEST_F(GalleryFixture, SnapshotIsUsedWhenCurrentAndRebuiltWhenStale) {
   EXPECT_EQ(h->template_count(), 1u);
 }
 
+TEST_F(GalleryFixture, APcaIndexTrainsOnTheStoredTemplatesAndRefusesAnEmptyGallery) {
+  const std::string pca = "PCA32,HNSW32,RFlat";
+  auto empty = Gallery::Open(*store_, key_, Options(pca));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().reason(), "index_untrained") << empty.status().ToString();
+  std::vector<std::vector<float>> faces;
+  {
+    auto g = OpenGallery(key_, Options());  // enrolled under Flat
+    for (int i = 0; i < 100; ++i) {
+      faces.push_back(UnitVector(rng_));
+      ASSERT_TRUE(g->Enroll(MakeSubject("s" + std::to_string(i)), {{faces.back(), 0.9f}}, 5).ok());
+    }
+  }
+  auto g = OpenGallery(key_, Options(pca));  // 100 templates >= 2 x 32: trains and builds
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->template_count(), 100u);
+  auto hit = g->Search(faces[42], 1);
+  ASSERT_TRUE(hit.ok());
+  EXPECT_EQ((*hit)[0].subject_id, "s42");
+  EXPECT_NEAR((*hit)[0].score, 1.0f, 1e-4) << "scores stay cosines behind the PCA";
+  auto fresh = UnitVector(rng_);
+  ASSERT_TRUE(g->Enroll(MakeSubject("late"), {{fresh, 0.9f}}, 6).ok()) << "single adds once trained";
+  ASSERT_TRUE(g->Erase("s42", 7).ok());
+  hit = g->Search(faces[42], 1);
+  ASSERT_TRUE(hit.ok());
+  EXPECT_NE((*hit)[0].subject_id, "s42");
+  EXPECT_EQ(g->Search(fresh, 1).value()[0].subject_id, "late");
+}
+
 TEST_F(GalleryFixture, AlteredOrMovedTemplateRowsAreReportedAndNeverUsed) {
   auto a = UnitVector(rng_), b = UnitVector(rng_), m = UnitVector(rng_);
   {

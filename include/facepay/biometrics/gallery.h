@@ -81,7 +81,8 @@ struct NewTemplate {
 
 class Gallery {
  public:
-  // Errors: template_key_mismatch (wrong key), store errors, invalid_index_factory.
+  // Errors: template_key_mismatch (wrong key), store errors, invalid_index_factory,
+  // index_untrained (an IVF/PCA index and too few enrolled templates to train it on).
   static StatusOr<std::unique_ptr<Gallery>> Open(BiometricStore& store, const TemplateKey& key,
                                                  GalleryOptions options);
 

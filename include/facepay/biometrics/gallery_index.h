@@ -3,9 +3,16 @@
 // "HNSW32" (graph, approximate), "IVF1024,Flat" (inverted lists), ... Labels are the caller's
 // int64 ids (template ids).
 //
-// Trained indexes (IVF): the first AddBatch into an untrained index trains it on (a sample of)
-// that batch, so a gallery must be built with one AddBatch of representative vectors before
-// single Adds; Add into an untrained index is FailedPrecondition("index_untrained").
+// Trained indexes (IVF, PCA): the first AddBatch into an untrained index trains it on (a sample
+// of) that batch, so a gallery must be built with one AddBatch of representative vectors before
+// single Adds; Add into an untrained index is FailedPrecondition("index_untrained"), and so is
+// a first batch too small to train on (fewer than nlist vectors for IVF, fewer than twice the
+// output dimension for a PCA).
+//
+// "PCA128,HNSW32,RFlat": an HNSW graph over a 128-D PCA projection whose candidates (4 x k)
+// are re-ranked by exact inner product on the full vectors: the large-gallery choice
+// (docs/benchmarks.md). A PCA centres the vectors, which breaks inner-product ranking, so
+// these indexes use L2 inside FAISS (same order on unit vectors); scores are still cosines.
 //
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
@@ -50,6 +57,8 @@ class GalleryIndex {
   // Up to k live hits, best first. Runs on the calling thread only (no OpenMP team). InvalidArgument("invalid_k") unless 1 <= k <= kMaxSearchK.
   virtual StatusOr<std::vector<IndexHit>> Search(std::span<const float> query, int k) const = 0;
   virtual bool Contains(int64_t label) const = 0;
+  // False for an IVF or PCA index no batch has trained yet (single Adds then fail).
+  virtual bool trained() const = 0;
   virtual size_t size() const = 0;        // live labels
   virtual size_t tombstones() const = 0;  // removed, not yet compacted
   virtual int dim() const = 0;
