@@ -240,16 +240,11 @@ StatusOr<std::vector<int64_t>> Gallery::AddTemplates(const std::string& subject_
     std::shared_lock lock(mu_);
     if (auto it = labels_of_.find(subject_id); it != labels_of_.end()) have = it->second.size();
   }
-  if (have + templates.size() > static_cast<size_t>(kTemplatesPerSubject)) {
-    std::string msg = "a subject has at most ";
-    msg += std::to_string(kTemplatesPerSubject);
-    msg += " templates; ";
-    msg += subject_id;
-    msg += " has ";
-    msg += std::to_string(have);
-    return FailedPrecondition("too_many_templates", msg);
-  }
-  FACEPAY_RETURN_IF_ERROR(store_.AddTemplates(subject_id, records));
+  // Checked here for a quick answer and again by the store inside its transaction (another
+  // node may be adding to the same subject right now).
+  FACEPAY_RETURN_IF_ERROR(CheckTemplateCap(subject_id, static_cast<int64_t>(have),
+                                           templates.size(), kTemplatesPerSubject));
+  FACEPAY_RETURN_IF_ERROR(store_.AddTemplates(subject_id, records, kTemplatesPerSubject));
   return IndexStoredLocked(records, templates);
 }
 

@@ -273,8 +273,9 @@ class FlakyStore final : public BiometricStore {
   Status EnrollSubject(const Subject& x, const std::vector<TemplateRecord>& t) override {
     return s_.EnrollSubject(x, t);
   }
-  Status AddTemplates(const std::string& id, const std::vector<TemplateRecord>& t) override {
-    return s_.AddTemplates(id, t);
+  Status AddTemplates(const std::string& id, const std::vector<TemplateRecord>& t,
+                      int max_templates) override {
+    return s_.AddTemplates(id, t, max_templates);
   }
   StatusOr<std::optional<Subject>> GetSubject(const std::string& id) override {
     return s_.GetSubject(id);

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "facepay/biometrics/biometric_store.h"
+
 namespace facepay::biometrics {
 namespace {
 
@@ -53,6 +55,15 @@ Status ValidateDisplayName(std::string_view name) {
     }
   }
   return Status::Ok();
+}
+
+Status CheckTemplateCap(const std::string& subject_id, int64_t have, size_t adding,
+                        int max_templates) {
+  if (have + static_cast<int64_t>(adding) <= max_templates) return Status::Ok();
+  std::string msg = "a subject has at most ";  // appended piecewise (GCC 12 -Wrestrict)
+  msg.append(std::to_string(max_templates)).append(" templates; ").append(subject_id);
+  msg.append(" has ").append(std::to_string(have));
+  return FailedPrecondition("too_many_templates", msg);
 }
 
 }  // namespace facepay::biometrics

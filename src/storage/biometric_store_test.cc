@@ -163,7 +163,7 @@ TEST_P(BiometricStoreTest, AddsTemplatesToAnExistingSubjectAndLogsEachInOrder) {
   ASSERT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(10, "alice", 5)}).ok());
   ASSERT_TRUE(s.EnrollSubject(MakeSubject("bob"), {MakeTemplate(20, "bob", 6)}).ok());
   // The records' subject_id is not trusted: they belong to the subject named by the call.
-  ASSERT_TRUE(s.AddTemplates("alice", {MakeTemplate(30, "bob", 7), MakeTemplate(11, "alice", 7)})
+  ASSERT_TRUE(s.AddTemplates("alice", {MakeTemplate(30, "bob", 7), MakeTemplate(11, "alice", 7)}, biometrics::kNoTemplateCap)
                   .ok());
   auto t30 = s.GetTemplate(30);
   ASSERT_TRUE(t30.ok() && t30->has_value());
@@ -180,14 +180,14 @@ TEST_P(BiometricStoreTest, AddsTemplatesToAnExistingSubjectAndLogsEachInOrder) {
   EXPECT_EQ((*log)[0].subject_id, "alice");
   EXPECT_EQ((*log)[1].template_id, 11);
 
-  EXPECT_EQ(s.AddTemplates("nobody", {MakeTemplate(40, "nobody")}).reason(), "subject_not_found");
+  EXPECT_EQ(s.AddTemplates("nobody", {MakeTemplate(40, "nobody")}, biometrics::kNoTemplateCap).reason(), "subject_not_found");
   // A collision fails the whole call: no template, no log entry.
-  EXPECT_EQ(s.AddTemplates("bob", {MakeTemplate(41, "bob"), MakeTemplate(10, "bob")}).reason(),
+  EXPECT_EQ(s.AddTemplates("bob", {MakeTemplate(41, "bob"), MakeTemplate(10, "bob")}, biometrics::kNoTemplateCap).reason(),
             "template_exists");
   EXPECT_FALSE(*s.GetTemplate(40));
   EXPECT_FALSE(*s.GetTemplate(41));
   EXPECT_EQ(*s.LatestSequence(), 4);
-  EXPECT_TRUE(s.AddTemplates("bob", {}).ok()) << "nothing to add is not an error";
+  EXPECT_TRUE(s.AddTemplates("bob", {}, biometrics::kNoTemplateCap).ok()) << "nothing to add is not an error";
   EXPECT_EQ(*s.LatestSequence(), 4);
 
   // Erasure removes the added templates too, and logs their removal.
@@ -195,7 +195,7 @@ TEST_P(BiometricStoreTest, AddsTemplatesToAnExistingSubjectAndLogsEachInOrder) {
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, (std::vector<int64_t>{10, 11, 30}));
   EXPECT_EQ(*s.LatestSequence(), 7);
-  EXPECT_EQ(s.AddTemplates("alice", {MakeTemplate(50, "alice")}).reason(), "subject_not_found");
+  EXPECT_EQ(s.AddTemplates("alice", {MakeTemplate(50, "alice")}, biometrics::kNoTemplateCap).reason(), "subject_not_found");
 }
 
 TEST_P(BiometricStoreTest, ChangeLogIsStrictlyIncreasingAndPaged) {
@@ -297,6 +297,43 @@ TEST_P(BiometricStoreTest, MigratesOnceSharesTheDatabaseWithTheLedgerAndRefusesN
   EXPECT_EQ(again.status().reason(), "schema_too_new");
 }
 
+// Four nodes add a template each to one subject at the same moment: the cap holds, because
+// each store counts inside its transaction with the subject locked.
+TEST_P(BiometricStoreTest, ConcurrentAddersOnSeveralNodesNeverExceedTheTemplateCap) {
+  ASSERT_TRUE(store().EnrollSubject(MakeSubject("alice"), {MakeTemplate(10, "alice")}).ok());
+  std::vector<std::unique_ptr<BiometricStore>> nodes;
+  for (int i = 0; i < 4; ++i) {
+    auto n = ts_->OpenAnother();
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    nodes.push_back(std::move(*n));
+  }
+  for (int round = 0; round < 3; ++round) {
+    std::atomic<int> added{0}, refused{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        Status s = nodes[i]->AddTemplates(
+            "alice", {MakeTemplate(100 + round * 10 + i, "alice")}, /*max_templates=*/4);
+        if (s.ok()) {
+          ++added;
+        } else if (s.reason() == "too_many_templates") {
+          ++refused;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(added.load(), round == 0 ? 3 : 0) << "round " << round;
+    EXPECT_EQ(refused.load(), round == 0 ? 1 : 4) << "round " << round;
+  }
+  auto log = store().ChangesSince(0, 100);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->size(), 4u) << "1 enrolled + 3 added, nothing else";
+  EXPECT_EQ(store().AddTemplates("alice", {}, 4).ok(), true) << "nothing to add is not an error";
+}
+
 // Two stores (two nodes) enroll, add templates and erase at once while a follower pages
 // through the log.
 // Whatever the follower has read up to sequence S must include every change <= S that ever
@@ -318,7 +355,7 @@ TEST_P(BiometricStoreTest, AFollowerNeverSkipsAChangeWhileTwoStoresWrite) {
         ++errors;
       }
       if (i % 3 == 0 && !st->EraseSubject(id, 7).ok()) ++errors;
-      if (i % 3 == 1 && !st->AddTemplates(id, {MakeTemplate(id_base + 500 + i, id)}).ok()) {
+      if (i % 3 == 1 && !st->AddTemplates(id, {MakeTemplate(id_base + 500 + i, id)}, biometrics::kNoTemplateCap).ok()) {
         ++errors;
       }
     }

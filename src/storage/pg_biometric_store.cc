@@ -52,7 +52,8 @@ void PrepareStatements(pqxx::connection& c) {
                                      "LIMIT $2");
   // FOR SHARE: an erasure of the subject (FOR UPDATE) waits for the adding transaction, or
   // the adding transaction waits for it and then finds no row.
-  c.prepare("bio_share_subject", "SELECT 1 FROM subjects WHERE id = $1 FOR SHARE");
+  c.prepare("bio_count_templates",
+            "SELECT count(*) FROM templates WHERE subject_id = $1 AND model_id = $2");
   c.prepare("bio_lock_subject", "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE");
   c.prepare("bio_subject_templates", "SELECT id FROM templates WHERE subject_id = $1 ORDER BY id");
   c.prepare("bio_delete_templates", "DELETE FROM templates WHERE subject_id = $1");
@@ -170,12 +171,20 @@ class PgBiometricStore final : public biometrics::BiometricStore {
     return done.status();
   }
 
-  Status AddTemplates(const std::string& subject_id,
-                      const std::vector<TemplateRecord>& templates) override {
+  Status AddTemplates(const std::string& subject_id, const std::vector<TemplateRecord>& templates,
+                      int max_templates) override {
     StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
-      if (w.exec_prepared("bio_share_subject", subject_id).empty()) {
+      // FOR UPDATE: concurrent adders to one subject (on any node) take turns, so each counts
+      // what the others committed.
+      if (w.exec_prepared("bio_lock_subject", subject_id).empty()) {
         return NotFound("subject_not_found", "no subject " + subject_id);
       }
+      if (templates.empty()) return true;
+      const auto have = w.exec_prepared1("bio_count_templates", subject_id,
+                                         templates.front().model_id)[0]
+                            .as<int64_t>();
+      FACEPAY_RETURN_IF_ERROR(biometrics::CheckTemplateCap(subject_id, have, templates.size(),
+                                                           max_templates));
       return InsertTemplates(w, subject_id, templates);
     });
     return done.status();

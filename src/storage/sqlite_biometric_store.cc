@@ -68,15 +68,24 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
     });
   }
 
-  Status AddTemplates(const std::string& subject_id,
-                      const std::vector<TemplateRecord>& templates) override {
+  Status AddTemplates(const std::string& subject_id, const std::vector<TemplateRecord>& templates,
+                      int max_templates) override {
     std::lock_guard lock(mu_);
-    return InTxn([&]() -> Status {
+    return InTxn([&]() -> Status {  // BEGIN IMMEDIATE: the only writer until COMMIT
       FACEPAY_ASSIGN_OR_RETURN(auto ex, db_->Prepare("SELECT 1 FROM subjects WHERE id = ?"));
       ex.Bind(1, subject_id);
       FACEPAY_ASSIGN_OR_RETURN(bool found, ex.Step());
       ex.Reset();
       if (!found) return NotFound("subject_not_found", "no subject " + subject_id);
+      if (templates.empty()) return Status::Ok();
+      FACEPAY_ASSIGN_OR_RETURN(
+          auto cnt, db_->Prepare("SELECT count(*) FROM templates WHERE subject_id = ? AND model_id = ?"));
+      cnt.Bind(1, subject_id).Bind(2, templates.front().model_id);
+      FACEPAY_ASSIGN_OR_RETURN(bool row, cnt.Step());
+      const int64_t have = row ? cnt.Int(0) : 0;
+      cnt.Reset();
+      FACEPAY_RETURN_IF_ERROR(biometrics::CheckTemplateCap(subject_id, have, templates.size(),
+                                                           max_templates));
       return InsertTemplates(subject_id, templates);
     });
   }

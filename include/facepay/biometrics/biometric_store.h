@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,13 @@
 #include "facepay/common/status_or.h"
 
 namespace facepay::biometrics {
+
+// BiometricStore::AddTemplates without a per-subject cap (tools and tests).
+inline constexpr int kNoTemplateCap = std::numeric_limits<int>::max();
+
+// FailedPrecondition("too_many_templates") when `have` + `adding` exceeds `max_templates`.
+Status CheckTemplateCap(const std::string& subject_id, int64_t have, size_t adding,
+                        int max_templates);
 
 inline constexpr int kMaxListSubjects = 1000;
 
@@ -40,9 +48,13 @@ class BiometricStore {
   // Inserts more templates of an existing subject in one transaction and logs one kAdd per
   // template, with EnrollSubject's ordering guarantees (templates' subject_id is ignored: they
   // belong to `subject_id`). NotFound("subject_not_found"); AlreadyExists("template_exists")
-  // on an id collision (nothing is written then).
+  // on an id collision; FailedPrecondition("too_many_templates") when the subject would then
+  // hold more than `max_templates` templates of the first record's model, counted inside the
+  // transaction with the subject locked, so adders on several nodes cannot exceed it together.
+  // Nothing is written on any error.
   virtual Status AddTemplates(const std::string& subject_id,
-                              const std::vector<TemplateRecord>& templates) = 0;
+                              const std::vector<TemplateRecord>& templates,
+                              int max_templates) = 0;
   // nullopt when absent.
   virtual StatusOr<std::optional<Subject>> GetSubject(const std::string& id) = 0;
   // A page of subjects in id order (byte order), strictly after `after_id` ("" = from the
