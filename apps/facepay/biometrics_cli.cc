@@ -15,7 +15,7 @@ void AddBioOptions(CLI::App* cmd, BioCommon& c) {
   cmd->add_option("--key-file", c.key_file,
                   "Template key file (default data/template.key; $FACEPAY_TEMPLATE_KEY wins)");
   cmd->add_option("--snapshot", c.snapshot, "Gallery index snapshot (default data/gallery.faiss)");
-  cmd->add_option("--index", c.index, "FAISS index factory: Flat | HNSW32");
+  cmd->add_option("--index", c.index, "FAISS index factory: Flat | HNSW32 | PCA128,HNSW32,RFlat (large galleries)");
   cmd->add_option("--models", c.models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
 }
 
