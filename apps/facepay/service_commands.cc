@@ -152,8 +152,12 @@ int Serve(const ServeArgs& a) {
   auto key = biometrics::TemplateKey::Resolve(bc.key_file, false, &created);
   if (!key.ok()) return Fail(key.status());
 
-  // The border watchlist: its own SQLite gallery beside the data (per node).
-  auto wl_store = storage::OpenSqliteBiometricStore(a.where.data + "/watchlist.db");
+  // The border watchlist: a second gallery. On PostgreSQL it lives in the schema
+  // facepay_watchlist of the same database, shared and followed by every node like the
+  // subjects; on SQLite it is watchlist.db in the data folder.
+  auto wl_store = IsPostgres(loc)
+                      ? storage::OpenPgBiometricStore(loc, "facepay_watchlist")
+                      : storage::OpenSqliteBiometricStore(a.where.data + "/watchlist.db");
   if (!wl_store.ok()) return Fail(wl_store.status());
   biometrics::GalleryOptions wo = bio->gallery->options();
   wo.snapshot_path = "";
@@ -231,6 +235,8 @@ int Serve(const ServeArgs& a) {
   fo.interval_ms = a.follow_ms;
   biometrics::GalleryFollower follower(*bio->gallery, fo);
   follower.Start();
+  biometrics::GalleryFollower watchlist_follower(**watchlist, fo);
+  watchlist_follower.Start();
 
   const std::string scheme = a.tls_cert.empty() ? "http" : "https";
   std::cerr << "facepay: serving " << scheme << "://" << a.host << ":" << *port << " (store "
@@ -255,6 +261,7 @@ int Serve(const ServeArgs& a) {
     done = true;  // a late signal no longer touches the server
   }
   follower.Stop();
+  watchlist_follower.Stop();
   if (!IsPostgres(loc)) {
     Status s = bio->gallery->SaveSnapshot();
     if (!s.ok()) std::cerr << "facepay: snapshot not saved: " << s.ToString() << "\n";

@@ -12,6 +12,7 @@
 // libpqxx exceptions are caught here and become Unavailable("store_error" |
 // "store_unavailable"); a broken session is reopened once per call; deadlocks and
 // serialization failures are retried.
+#include <cctype>
 #include <functional>
 #include <mutex>
 
@@ -89,9 +90,18 @@ void PrepareStatements(pqxx::connection& c) {
             "WHERE model_id = $1");
 }
 
-StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
+// `schema` non-empty: the session works in that schema (created when missing), e.g. the border
+// watchlist beside the subjects of the same database. Set before the statements are prepared,
+// which bind their tables then.
+StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url,
+                                                    const std::string& schema) {
   try {
     auto c = std::make_unique<pqxx::connection>(url);
+    if (!schema.empty()) {
+      pqxx::nontransaction n(*c);
+      n.exec("CREATE SCHEMA IF NOT EXISTS " + n.quote_name(schema));
+      n.exec("SET search_path TO " + n.quote_name(schema));
+    }
     PrepareStatements(*c);
     return c;
   } catch (const std::exception& e) {
@@ -155,8 +165,8 @@ StatusOr<bool> InsertTemplates(pqxx::transaction_base& w, const std::string& sub
 
 class PgBiometricStore final : public biometrics::BiometricStore {
  public:
-  PgBiometricStore(std::string url, std::unique_ptr<pqxx::connection> conn)
-      : url_(std::move(url)), conn_(std::move(conn)) {}
+  PgBiometricStore(std::string url, std::string schema, std::unique_ptr<pqxx::connection> conn)
+      : url_(std::move(url)), schema_(std::move(schema)), conn_(std::move(conn)) {}
 
   Status EnrollSubject(const Subject& s, const std::vector<TemplateRecord>& templates) override {
     StatusOr<bool> done = Run<bool>([&](pqxx::transaction_base& w) -> StatusOr<bool> {
@@ -352,7 +362,7 @@ class PgBiometricStore final : public biometrics::BiometricStore {
     for (int attempt = 0;; ++attempt) {
       try {
         if (!conn_ || !conn_->is_open()) {
-          FACEPAY_ASSIGN_OR_RETURN(conn_, Connect(url_));
+          FACEPAY_ASSIGN_OR_RETURN(conn_, Connect(url_, schema_));
         }
         if (!write) {
           pqxx::nontransaction n(*conn_);
@@ -384,16 +394,28 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   const std::string url_;
+  const std::string schema_;  // "" = the connection's default search_path
   std::mutex mu_;  // guards conn_ (one PostgreSQL session, used by one thread at a time)
   std::unique_ptr<pqxx::connection> conn_;
 };
 
 }  // namespace
 
-StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(const std::string& url) {
-  FACEPAY_ASSIGN_OR_RETURN(auto conn, Connect(url));
+StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(
+    const std::string& url, const std::string& schema) {
+  if (!schema.empty()) {
+    bool valid = schema.size() <= 63 && (std::islower(static_cast<unsigned char>(schema[0])) ||
+                                         schema[0] == '_');
+    for (char ch : schema) {
+      valid = valid && (std::islower(static_cast<unsigned char>(ch)) ||
+                        std::isdigit(static_cast<unsigned char>(ch)) || ch == '_');
+    }
+    if (!valid) return InvalidArgument("invalid_schema", "schema must match [a-z_][a-z0-9_]{0,62}");
+  }
+  FACEPAY_ASSIGN_OR_RETURN(auto conn, Connect(url, schema));
   FACEPAY_RETURN_IF_ERROR(MigratePgBiometrics(*conn));
-  return std::unique_ptr<biometrics::BiometricStore>(new PgBiometricStore(url, std::move(conn)));
+  return std::unique_ptr<biometrics::BiometricStore>(
+      new PgBiometricStore(url, schema, std::move(conn)));
 }
 
 }  // namespace facepay::storage

@@ -101,12 +101,19 @@ class Node {
     FACEPAY_ASSIGN_OR_RETURN(n->ledger_store_, storage::OpenLedgerStore(location));
     FACEPAY_ASSIGN_OR_RETURN(n->bio_store_, storage::OpenBiometricStore(location));
     FACEPAY_ASSIGN_OR_RETURN(n->store_, storage::OpenServiceStore(location));
-    // Each node's own watchlist file, in a fresh directory removed with the node.
-    std::string tmpl = ::testing::TempDir() + "/facepay-wl-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) return Internal("mkdtemp_failed", tmpl);
-    n->wl_dir_ = tmpl;
-    FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
-                             storage::OpenSqliteBiometricStore(n->wl_dir_ + "/watchlist.db"));
+    // The watchlist as `facepay serve` keeps it: on PostgreSQL in the schema
+    // facepay_watchlist of the shared database; on SQLite a file of the node's data folder
+    // (here a fresh directory removed with the node).
+    if (location.rfind("postgres", 0) == 0) {
+      FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
+                               storage::OpenPgBiometricStore(location, "facepay_watchlist"));
+    } else {
+      std::string tmpl = ::testing::TempDir() + "/facepay-wl-XXXXXX";
+      if (mkdtemp(tmpl.data()) == nullptr) return Internal("mkdtemp_failed", tmpl);
+      n->wl_dir_ = tmpl;
+      FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
+                               storage::OpenSqliteBiometricStore(n->wl_dir_ + "/watchlist.db"));
+    }
     biometrics::GalleryOptions go;
     go.model_id = e.pipeline->pack().params().embedder_model_id;
     go.dim = e.pipeline->pack().params().embedding_dim;
@@ -143,6 +150,8 @@ class Node {
     fo.interval_ms = 100;
     n->follower_ = std::make_unique<biometrics::GalleryFollower>(*n->gallery_, fo);
     n->follower_->Start();
+    n->wl_follower_ = std::make_unique<biometrics::GalleryFollower>(*n->watchlist_, fo);
+    n->wl_follower_->Start();
     n->thread_ = std::thread([p = n.get()] { p->service_->Run(); });
     return n;
   }
@@ -150,6 +159,7 @@ class Node {
     if (service_) service_->Stop();
     if (thread_.joinable()) thread_.join();
     if (follower_) follower_->Stop();
+    if (wl_follower_) wl_follower_->Stop();
     watchlist_.reset();
     wl_store_.reset();
     std::error_code ec;
@@ -223,6 +233,7 @@ class Node {
   std::unique_ptr<payments::Ledger> ledger_;
   std::unique_ptr<service::Service> service_;
   std::unique_ptr<biometrics::GalleryFollower> follower_;
+  std::unique_ptr<biometrics::GalleryFollower> wl_follower_;
   std::thread thread_;
   int port_ = 0;
   std::string wl_dir_;

@@ -731,6 +731,32 @@ TEST_P(ServiceFlows, TwoNodesOnOneStoreHonourEnrollmentAndErasureWithinTwoSecond
   EXPECT_LE(erased_s, 2.0) << "node B honoured the erasure after " << erased_s << " s";
   std::cerr << "two nodes (" << GetParam() << "): enrollment visible after " << enrolled_s
             << " s, erasure after " << erased_s << " s\n";
+
+  // The border watchlist is shared on PostgreSQL: added on A, it stops a traveller on B.
+  if (GetParam() != "postgres") return;  // SQLite: one watchlist file per data folder
+  const std::string admin = a.MakeKey(Role::kAdmin);
+  const std::string border = b.MakeKey(Role::kBorder, {"b1"});
+  auto add = a.Post("/v1/watchlist", admin,
+                    {{"id", "wanted-1"}, {"images", Frames({Img("Alvaro_Uribe", 10)})}});
+  ASSERT_EQ(add.status, 201) << add.raw;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string decision, reason;
+  for (int i = 0; std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5); ++i) {
+    auto r = b.Post("/v1/borders/b1/checks", border,
+                    {{"document_number", "W" + std::to_string(i)},
+                     {"document_photo", Base64(ReadBytes(Img("Alvaro_Uribe", 7)))},
+                     {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    decision = r.body.value("decision", "?");
+    reason = r.body.value("reason", "");
+    if (reason == "watchlist_hit") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const double listed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(reason, "watchlist_hit") << decision;
+  EXPECT_LE(listed_s, 2.0) << "node B saw the watchlist entry after " << listed_s << " s";
+  std::cerr << "two nodes (postgres): watchlist entry searched after " << listed_s << " s\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ServiceFlows, ::testing::Values("sqlite", "postgres"),

@@ -18,8 +18,11 @@ StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenSqliteBiometricStore(
 // hold the ledger). Change-log appends from every process are serialised, so sequences commit
 // in increasing order (a follower never misses a change that commits late).
 // Unavailable("store_unavailable") when it cannot connect; FailedPrecondition("schema_too_new").
+// `schema` (optional, [a-z_][a-z0-9_]{0,62}): keep the store's tables in that PostgreSQL
+// schema, created when missing, e.g. a second gallery (the border watchlist) in the same
+// database. InvalidArgument("invalid_schema").
 StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenPgBiometricStore(
-    const std::string& url);
+    const std::string& url, const std::string& schema = "");
 // "postgres://..." or "postgresql://..." -> PostgreSQL, anything else -> SQLite file path.
 // InvalidArgument("invalid_store") for an empty location.
 StatusOr<std::unique_ptr<biometrics::BiometricStore>> OpenBiometricStore(
