@@ -96,10 +96,13 @@ class FaissGalleryIndex final : public GalleryIndex {
     }
     std::vector<IndexHit> out;
     const auto total = static_cast<int64_t>(row_label_.size());
-    const int64_t fetch = std::min<int64_t>(total, k + static_cast<int64_t>(tombstones_));
+    // Tombstoned rows come back from FAISS too, so more than k rows are fetched: first k plus
+    // a margin for the few tombstones near a query (an erased subject's <= 4 templates), then
+    // 4x more each time too few live rows came back. Fetching k + every tombstone at once
+    // would make each search in a large gallery ask for thousands of rows after many erasures.
+    int64_t fetch = std::min<int64_t>(
+        total, k + std::min<int64_t>(static_cast<int64_t>(tombstones_), 2 * k + 16));
     if (fetch <= 0) return out;
-    std::vector<float> d(static_cast<size_t>(fetch));
-    std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(fetch));
     // One query per call: FAISS would open an OpenMP team per call whose idle members only
     // add barrier waits (and long stalls when the cores are busy). Parallelism comes from
     // concurrent callers instead; the caller's OpenMP setting is restored afterwards.
@@ -109,31 +112,41 @@ class FaissGalleryIndex final : public GalleryIndex {
       int n;
       ~Restore() { omp_set_num_threads(n); }
     } restore{omp_before};
-    try {
-      // efSearch lives on the index (set_search_effort, under the caller's exclusive lock):
-      // FAISS 1.7.3 does not take it from SearchParametersHNSW. HNSW widens the beam to k
-      // itself when k > efSearch.
-      if (const auto* refine = dynamic_cast<const faiss::IndexRefine*>(index_.get())) {
-        SearchRefined(*refine, q, fetch, d, ids);
-      } else {
-        index_->search(1, q.data(), fetch, d.data(), ids.data());
-      }
-    } catch (const std::exception& e) {
-      return Internal("index_error", e.what());
-    }
     // An L2 index (see MetricFor) ranks unit vectors as inner product does:
     // |q - x|^2 = 2 - 2 <q, x>, so its distances convert back to cosine scores. (Refined
     // searches already return inner products.)
-    const bool l2 = index_->metric_type == faiss::METRIC_L2 &&
-                    dynamic_cast<const faiss::IndexRefine*>(index_.get()) == nullptr;
-    for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
-      if (ids[i] < 0) continue;
-      int64_t label = row_label_[static_cast<size_t>(ids[i])];
-      if (label == kDead) continue;
-      const float dist = d[static_cast<size_t>(i)];
-      out.push_back({label, l2 ? 1.0f - dist / 2.0f : dist});
+    const auto* refine = dynamic_cast<const faiss::IndexRefine*>(index_.get());
+    const bool l2 = index_->metric_type == faiss::METRIC_L2 && refine == nullptr;
+    for (;;) {
+      std::vector<float> d(static_cast<size_t>(fetch));
+      std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(fetch));
+      try {
+        // efSearch lives on the index (set_search_effort, under the caller's exclusive lock):
+        // FAISS 1.7.3 does not take it from SearchParametersHNSW. HNSW widens the beam to k
+        // itself when k > efSearch.
+        if (refine != nullptr) {
+          SearchRefined(*refine, q, fetch, d, ids);
+        } else {
+          index_->search(1, q.data(), fetch, d.data(), ids.data());
+        }
+      } catch (const std::exception& e) {
+        return Internal("index_error", e.what());
+      }
+      out.clear();
+      for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
+        if (ids[i] < 0) continue;
+        int64_t label = row_label_[static_cast<size_t>(ids[i])];
+        if (label == kDead) continue;
+        const float dist = d[static_cast<size_t>(i)];
+        out.push_back({label, l2 ? 1.0f - dist / 2.0f : dist});
+      }
+      if (static_cast<int>(out.size()) == k || fetch >= total ||
+          fetch >= k + static_cast<int64_t>(tombstones_)) {
+        return out;
+      }
+      fetch = std::min<int64_t>(
+          {total, fetch * 4, k + static_cast<int64_t>(tombstones_)});
     }
-    return out;
   }
 
   void set_search_effort(int ef) override {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "test_vectors.h"
@@ -181,6 +182,34 @@ TEST(GalleryIndexFactory, APcaIndexReturnsEveryRowWhenAskedForMoreCandidatesThan
   EXPECT_EQ((*hits)[0].label, 42);
   EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-4);
   for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
+}
+
+TEST(GalleryIndexFactory, TombstonesAroundAQueryStillLeaveTheKBestLiveRows) {
+  auto idx = MakeGalleryIndex("Flat", 512);
+  ASSERT_TRUE(idx.ok());
+  std::mt19937 rng(3);
+  const auto q = testing::UnitVector(rng);
+  std::vector<int64_t> labels;
+  std::vector<float> data;
+  std::vector<std::pair<float, int64_t>> by_score;
+  for (int i = 0; i < 1200; ++i) {
+    auto v = i < 400 ? testing::Near(q, rng, 0.6f) : testing::UnitVector(rng);
+    float dot = 0;
+    for (size_t j = 0; j < v.size(); ++j) dot += v[j] * q[j];
+    by_score.emplace_back(dot, i);
+    labels.push_back(i);
+    data.insert(data.end(), v.begin(), v.end());
+  }
+  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+  std::sort(by_score.rbegin(), by_score.rend());
+  // The 300 rows nearest the query are removed (below the compaction threshold): the first
+  // fetches hold only tombstones, and the search must widen until 5 live rows come back.
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE((*idx)->Remove(by_score[i].second).ok());
+  ASSERT_EQ((*idx)->tombstones(), 300u);
+  auto hits = (*idx)->Search(q, 5);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*hits)[i].label, by_score[300 + i].second) << i;
 }
 
 TEST(GalleryIndexFactory, RejectsUnknownFactoryStrings) {

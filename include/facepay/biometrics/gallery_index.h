@@ -9,14 +9,15 @@
 // a first batch too small to train on (fewer than nlist vectors for IVF, fewer than twice the
 // output dimension for a PCA).
 //
-// "PCA128,HNSW32,RFlat": an HNSW graph over a 128-D PCA projection whose candidates (4 x k)
-// are re-ranked by exact inner product on the full vectors: the large-gallery choice
+// "PCA128,HNSW32,RFlat": an HNSW graph over a 128-D PCA projection whose whole beam (at least
+// 4 x k candidates) is re-ranked by exact inner product on the full vectors: the large-gallery choice
 // (docs/benchmarks.md). A PCA centres the vectors, which breaks inner-product ranking, so
 // these indexes use L2 inside FAISS (same order on unit vectors); scores are still cosines.
 //
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
-// fetch k + tombstones rows so k live results still come back) and the index is rebuilt from
+// fetch a few more than k rows, and 4x more while tombstones leave fewer than k live ones, up
+// to k + tombstones, so k live results still come back) and the index is rebuilt from
 // its live rows (reconstructed from FAISS storage) once tombstones exceed
 // max(kMinTombstonesForCompaction, live/4). Replace = remove + add.
 //
