@@ -161,6 +161,8 @@ int Serve(const ServeArgs& a) {
   if (!wl_store.ok()) return Fail(wl_store.status());
   biometrics::GalleryOptions wo = bio->gallery->options();
   wo.snapshot_path = "";
+  // Exact search: a watchlist is small, and starts empty (an IVF/PCA index could not train).
+  wo.index_factory = "Flat";
   wo.init_key_check = true;
   auto watchlist = biometrics::Gallery::Open(**wl_store, *key, wo);
   if (!watchlist.ok()) return Fail(watchlist.status());
@@ -285,7 +287,8 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
   serve->add_option("--models", sa->models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
   serve->add_option("--index", sa->index,
                     "Gallery index: Flat (exact, default) | HNSW32 | PCA128,HNSW32,RFlat (large "
-                    "galleries; trains on the enrolled templates at start-up)");
+                    "galleries of real faces; fits its projection on the enrolled templates at "
+                    "start-up)");
   serve->add_option("--threads", sa->threads, "HTTP worker threads (default 8)");
   serve->add_option("--pipelines", sa->pipelines,
                     "Concurrent face analyses (default: one per core)");

@@ -13,6 +13,8 @@
 // 4 x k candidates) is re-ranked by exact inner product on the full vectors: the large-gallery choice
 // (docs/benchmarks.md). A PCA centres the vectors, which breaks inner-product ranking, so
 // these indexes use L2 inside FAISS (same order on unit vectors); scores are still cosines.
+// The PCA is fitted on the first batch, so that batch must be real face embeddings: on a
+// gallery of random (isotropic) vectors it keeps noise directions and recall collapses.
 //
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
