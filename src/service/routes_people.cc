@@ -68,44 +68,47 @@ int EnrollReplyCode(const biometrics::EnrollResult& r, json& body, json& detail)
   return duplicate ? 409 : 422;
 }
 
+}  // namespace
+
 // A live capture burst ("frames", >= kMinSequenceFrames with a face) is judged by sequence
 // liveness, as a gate burst is: the passive one-frame model alone refuses most real people on
 // ordinary webcams (docs/liveness.md). A live burst then enrolls from its best frames without
 // the per-image liveness check; a burst judged an attack enrolls nothing. Uploaded photos
 // ("images", or a shorter burst) keep the per-image checks. A burst is judged with ProbeOf
 // (optional "frame_interval_ms", as at a gate; enrolment cameras have no calibration).
-bool IsBurst(const ServiceDeps& deps, const Input& in) {
+StatusOr<std::optional<Reply>> Service::Impl::JudgeEnrollmentBurst(
+    const Call& c, const Input& in, const std::string& action, const std::string& subject_id,
+    biometrics::EnrollOptions& eo, json& liveness) const {
+  liveness = {{"mode", "per_image"}};
   auto it = in.images.find("frames");
-  return deps.sequence != nullptr && it != in.images.end() &&
-         static_cast<int>(it->second.size()) >= kMinSequenceFrames;
-}
-
-// Applies a burst verdict: nullopt to go on enrolling (liveness attested or not a burst), or
-// the 422 reply of a burst that is an attack or shows several people.
-std::optional<Reply> ApplyBurst(const std::optional<Probe>& burst, biometrics::EnrollOptions& eo,
-                                json& liveness) {
-  if (!burst) return std::nullopt;
-  liveness = {{"mode", "sequence"}, {"score", burst->liveness}, {"frames", burst->frames},
-              {"face_frames", burst->face_frames}};
-  if (burst->state == biometrics::ProbeState::kSpoof ||
-      burst->state == biometrics::ProbeState::kMultipleFaces) {
-    const bool spoof = burst->state == biometrics::ProbeState::kSpoof;
-    const std::string code = spoof ? "spoof" : "multiple_faces";
-    json body = {{"status", "rejected"},
-                 {"reason", code},
-                 {"templates", 0},
-                 {"liveness", liveness},
-                 {"error",
-                  {{"code", code},
-                   {"message", spoof ? "the capture burst failed the liveness check"
-                                     : "the capture burst shows more than one face"}}}};
-    return Reply{422, body};
+  if (deps.sequence == nullptr || it == in.images.end() ||
+      static_cast<int>(it->second.size()) < kMinSequenceFrames) {
+    return std::optional<Reply>();
   }
-  eo.check_liveness = false;  // attested by the burst
-  return std::nullopt;
+  FACEPAY_ASSIGN_OR_RETURN(Probe burst, ProbeOf(in, 0, /*allow_template=*/false));
+  if (burst.liveness_mode != "sequence") return std::optional<Reply>();  // < 3 face frames
+  liveness = {{"mode", "sequence"}, {"score", burst.liveness}, {"frames", burst.frames},
+              {"face_frames", burst.face_frames}};
+  if (burst.state != biometrics::ProbeState::kSpoof &&
+      burst.state != biometrics::ProbeState::kMultipleFaces) {
+    eo.check_liveness = false;  // attested by the burst
+    return std::optional<Reply>();
+  }
+  const bool spoof = burst.state == biometrics::ProbeState::kSpoof;
+  const std::string code = spoof ? "spoof" : "multiple_faces";
+  json body = {{"status", "rejected"},
+               {"reason", code},
+               {"templates", 0},
+               {"liveness", liveness},
+               {"subject_id", subject_id},
+               {"error",
+                {{"code", code},
+                 {"message", spoof ? "the capture burst failed the liveness check"
+                                   : "the capture burst shows more than one face"}}}};
+  Audit(c, action, subject_id, "rejected",
+        {{"status", "rejected"}, {"reason", code}, {"liveness", liveness}});
+  return std::optional<Reply>(Reply{422, body});
 }
-
-}  // namespace
 
 void Service::Impl::AddPeopleRoutes() {
   Register({"POST", "/v1/subjects", {Role::kEnroller}, TerminalKind::kNone,
@@ -156,19 +159,10 @@ void Service::Impl::AddPeopleRoutes() {
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
-              std::optional<Probe> burst;
-              if (IsBurst(deps, in)) {
-                FACEPAY_ASSIGN_OR_RETURN(Probe p, ProbeOf(in, 0, /*allow_template=*/false));
-                if (p.liveness_mode == "sequence") burst = std::move(p);  // >= 3 face frames
-              }
-              json liveness = {{"mode", "per_image"}};
-              if (auto refused = ApplyBurst(burst, eo, liveness)) {
-                refused->body["subject_id"] = s.id;
-                Audit(c, "enroll", s.id, "rejected",
-                      {{"status", "rejected"}, {"reason", refused->body["reason"]},
-                       {"liveness", liveness}});
-                return *refused;
-              }
+              json liveness;
+              FACEPAY_ASSIGN_OR_RETURN(auto refused,
+                                       JudgeEnrollmentBurst(c, in, "enroll", s.id, eo, liveness));
+              if (refused) return *refused;
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::EnrollFromBytes(*deps.pipeline,
                                                                            *deps.gallery, s, images,
                                                                            eo, c.now_ms));
@@ -220,19 +214,10 @@ void Service::Impl::AddPeopleRoutes() {
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(in.fields, "fuse"));
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
-              std::optional<Probe> burst;
-              if (IsBurst(deps, in)) {
-                FACEPAY_ASSIGN_OR_RETURN(Probe p, ProbeOf(in, 0, /*allow_template=*/false));
-                if (p.liveness_mode == "sequence") burst = std::move(p);  // >= 3 face frames
-              }
-              json liveness = {{"mode", "per_image"}};
-              if (auto refused = ApplyBurst(burst, eo, liveness)) {
-                refused->body["subject_id"] = id;
-                Audit(c, "add_images", id, "rejected",
-                      {{"status", "rejected"}, {"reason", refused->body["reason"]},
-                       {"liveness", liveness}});
-                return *refused;
-              }
+              json liveness;
+              FACEPAY_ASSIGN_OR_RETURN(auto refused,
+                                       JudgeEnrollmentBurst(c, in, "add_images", id, eo, liveness));
+              if (refused) return *refused;
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::AddImagesFromBytes(
                                                    *deps.pipeline, *deps.gallery, id, images, eo,
                                                    c.now_ms));

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "facepay/biometrics/enrollment.h"
 #include "facepay/payments/banking.h"
 #include "facepay/payments/transit.h"
 #include "facepay/service/auth.h"
@@ -81,6 +82,15 @@ struct Service::Impl {
 
   // Frames (or an edge template) of the request -> probe, for terminal `cnn_logit_offset`.
   StatusOr<Probe> ProbeOf(const Input& in, float cnn_logit_offset, bool allow_template) const;
+  // An enrolment's camera burst (>= 3 "frames" with a face) judged by sequence liveness: the
+  // 422 reply (audited as `action`) when it is an attack or shows several people; otherwise
+  // nullopt, with eo.check_liveness off when the burst attested liveness. `liveness` gets
+  // the verdict for the reply ({"mode": "per_image"} when the request is not such a burst).
+  StatusOr<std::optional<Reply>> JudgeEnrollmentBurst(const Call& c, const Input& in,
+                                                      const std::string& action,
+                                                      const std::string& subject_id,
+                                                      biometrics::EnrollOptions& eo,
+                                                      nlohmann::json& liveness) const;
   // 1:N search + policy; with `second_factor` the candidates are narrowed by it.
   StatusOr<Identification> Identify(
       Probe probe, const std::function<bool(const std::string&)>* second_factor = nullptr) const;
