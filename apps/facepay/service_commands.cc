@@ -88,6 +88,7 @@ struct ServeArgs {
   int follow_ms = 250;
   std::string tls_cert, tls_key;
   std::string card_provider = "none";
+  bool keep_enrollment_images = false;
 };
 
 int Serve(const ServeArgs& a) {
@@ -228,6 +229,7 @@ int Serve(const ServeArgs& a) {
   so.default_rate_per_s = a.rate;
   so.tls_cert = a.tls_cert;
   so.tls_key = a.tls_key;
+  so.keep_enrollment_images = a.keep_enrollment_images;
   auto svc = service::Service::Create(std::move(deps), so);
   if (!svc.ok()) return Fail(svc.status());
   auto port = (*svc)->Listen(a.host, a.port);
@@ -246,6 +248,7 @@ int Serve(const ServeArgs& a) {
             << " subjects, " << bio->gallery->template_count() << " templates"
             << (bio->gallery->load_report().from_snapshot ? ", from snapshot" : "")
             << (provider ? ", card provider " + provider->Name() : std::string())
+            << (a.keep_enrollment_images ? ", keeping enrolment images" : "")
             << "); Ctrl-C stops\n";
   if (!a.port_file.empty()) {
     std::ofstream pf(a.port_file + ".tmp");
@@ -301,6 +304,10 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "Payment provider for card accounts: none (card payments declined with "
                     "no_provider) | simulated (approves every capture; demos only, no real card "
                     "is charged). Default none");
+  serve->add_flag("--keep-enrollment-images", sa->keep_enrollment_images,
+                  "Keep each enrolled template's source image, sealed with the template key, for "
+                  "auditors (GET /v1/subjects/{id}/images/{template_id}); erased with the "
+                  "subject. Default off: no raw image is stored");
   serve->callback([sa, &exit_code] { exit_code = Serve(*sa); });
 
   auto* keys = app.add_subcommand("keys", "API keys: create, list, revoke");

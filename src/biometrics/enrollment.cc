@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 namespace facepay::biometrics {
 namespace {
@@ -46,6 +48,9 @@ namespace {
 
 using AnalyzeFn = std::function<StatusOr<vision::FaceAnalysis>(size_t, const vision::AnalyzeOptions&)>;
 
+// The encoded bytes of input `i` (for EnrollOptions::keep_images).
+using BytesFn = std::function<StatusOr<std::string>(size_t)>;
+
 // Stores the kept templates under the subject: Gallery::Enroll or Gallery::AddTemplates.
 using StoreFn = std::function<StatusOr<std::vector<int64_t>>(const std::vector<NewTemplate>&)>;
 
@@ -54,7 +59,8 @@ using StoreFn = std::function<StatusOr<std::vector<int64_t>>(const std::vector<N
 // every subject other than `subject_id`, optional fusion, and `store`.
 StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& subject_id,
                                   const std::vector<std::string>& paths, const AnalyzeFn& analyze,
-                                  const EnrollOptions& options, const StoreFn& store) {
+                                  const BytesFn& bytes_of, const EnrollOptions& options,
+                                  const StoreFn& store) {
   FACEPAY_RETURN_IF_ERROR(ValidateSubjectId(subject_id));
   if (paths.empty() || static_cast<int>(paths.size()) > kMaxEnrollImages) {
     return InvalidArgument("invalid_image_count",
@@ -110,7 +116,11 @@ StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& sub
   std::vector<NewTemplate> templates;
   for (size_t i : order) {
     result.images[i].kept = true;
-    templates.push_back({embeddings[i], result.images[i].quality_score});
+    NewTemplate t{embeddings[i], result.images[i].quality_score, {}};
+    if (options.keep_images) {
+      FACEPAY_ASSIGN_OR_RETURN(t.image, bytes_of(i));
+    }
+    templates.push_back(std::move(t));
   }
   // Duplicate check against every OTHER subject, with each kept embedding.
   for (const auto& t : templates) {
@@ -139,9 +149,14 @@ StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& sub
     for (float x : fused.embedding) n2 += static_cast<double>(x) * x;
     const auto inv = static_cast<float>(1.0 / std::sqrt(std::max(n2, 1e-12)));
     for (float& x : fused.embedding) x *= inv;
+    fused.image = std::move(templates[0].image);  // the best-quality image
     templates = {std::move(fused)};
   }
   FACEPAY_ASSIGN_OR_RETURN(result.template_ids, store(templates));
+  for (size_t j = 0; j < order.size(); ++j) {
+    result.images[order[j]].template_id =
+        result.template_ids[std::min(j, result.template_ids.size() - 1)];
+  }
   result.status = EnrollStatus::kEnrolled;
   return result;
 }
@@ -154,6 +169,10 @@ AnalyzeFn AnalyzeUploads(const vision::FacePipeline& pipeline,
     return pipeline.AnalyzeBytes(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), ao);
   };
+}
+
+BytesFn UploadBytes(const std::vector<NamedImage>& images) {
+  return [&images](size_t i) -> StatusOr<std::string> { return images[i].bytes; };
 }
 
 std::vector<std::string> NamesOf(const std::vector<NamedImage>& images) {
@@ -177,6 +196,13 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
   return EnrollWith(
       gallery, subject.id, paths,
       [&](size_t i, const vision::AnalyzeOptions& ao) { return pipeline.AnalyzeFile(paths[i], ao); },
+      [&](size_t i) -> StatusOr<std::string> {
+        // Analysed already, so within the decoder's size limit.
+        std::ifstream in(paths[i], std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) return Internal("io_error", "cannot read " + paths[i]);
+        return bytes;
+      },
       options, EnrollInto(gallery, subject, now_ms));
 }
 
@@ -185,7 +211,7 @@ StatusOr<EnrollResult> EnrollFromBytes(const vision::FacePipeline& pipeline, Gal
                                        const std::vector<NamedImage>& images,
                                        const EnrollOptions& options, int64_t now_ms) {
   return EnrollWith(gallery, subject.id, NamesOf(images), AnalyzeUploads(pipeline, images),
-                    options, EnrollInto(gallery, subject, now_ms));
+                    UploadBytes(images), options, EnrollInto(gallery, subject, now_ms));
 }
 
 StatusOr<EnrollResult> AddImagesFromBytes(const vision::FacePipeline& pipeline, Gallery& gallery,
@@ -198,7 +224,7 @@ StatusOr<EnrollResult> AddImagesFromBytes(const vision::FacePipeline& pipeline, 
   FACEPAY_ASSIGN_OR_RETURN(auto subject, gallery.store().GetSubject(subject_id));
   if (!subject) return NotFound("subject_not_found", "no subject '" + subject_id + "'");
   return EnrollWith(gallery, subject_id, NamesOf(images), AnalyzeUploads(pipeline, images),
-                    options, [&](const std::vector<NewTemplate>& t) {
+                    UploadBytes(images), options, [&](const std::vector<NewTemplate>& t) {
                       return gallery.AddTemplates(subject_id, t, now_ms);
                     });
 }
@@ -220,6 +246,8 @@ nlohmann::json EnrollResultToJson(const EnrollResult& r) {
                         {"quality_score", v.quality_score},
                         {"liveness", v.liveness}};
     if (!v.reason.empty()) i["reason"] = v.reason;
+    // A decimal string: 63-bit ids do not survive a JavaScript number.
+    if (v.template_id != 0) i["template_id"] = std::to_string(v.template_id);
     j["images"].push_back(std::move(i));
   }
   return j;

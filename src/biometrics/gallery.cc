@@ -192,6 +192,9 @@ StatusOr<std::vector<TemplateRecord>> Gallery::Seal(const std::string& subject_i
     r.created_at_ms = now_ms;
     r.sealed = SealEmbedding(key_, nt.embedding, TemplateAd(subject_id, r.template_id,
                                                             options_.model_id));
+    if (!nt.image.empty()) {
+      r.sealed_image = key_.Seal(nt.image, TemplateImageAd(subject_id, r.template_id));
+    }
     records.push_back(std::move(r));
   }
   return records;
@@ -265,6 +268,20 @@ StatusOr<size_t> Gallery::Erase(const std::string& subject_id, int64_t now_ms) {
   }
   (void)CatchUpLocked();  // see IndexStoredLocked
   return removed.size();
+}
+
+StatusOr<std::string> Gallery::TemplateImage(const std::string& subject_id,
+                                             int64_t template_id) const {
+  const auto not_kept = [&] {
+    return NotFound("image_not_kept", "subject " + subject_id + " has no image kept for template " +
+                                          std::to_string(template_id));
+  };
+  FACEPAY_ASSIGN_OR_RETURN(auto t, store_.GetTemplate(template_id));
+  if (!t || t->subject_id != subject_id) return not_kept();
+  FACEPAY_ASSIGN_OR_RETURN(auto sealed, store_.GetTemplateImage(template_id));
+  if (!sealed) return not_kept();
+  // Bound to subject and template: an image moved to another row does not open.
+  return key_.Open(*sealed, TemplateImageAd(subject_id, template_id));
 }
 
 Status Gallery::DropLabelLocked(int64_t label) {

@@ -290,6 +290,13 @@ class FlakyStore final : public BiometricStore {
   StatusOr<std::optional<TemplateRecord>> GetTemplate(int64_t id) override {
     return s_.GetTemplate(id);
   }
+  StatusOr<std::optional<std::string>> GetTemplateImage(int64_t id) override {
+    return s_.GetTemplateImage(id);
+  }
+  StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
+      const std::string& id) override {
+    return s_.ListSubjectTemplates(id);
+  }
   StatusOr<int64_t> CountSubjects() override { return s_.CountSubjects(); }
   StatusOr<int64_t> LatestSequence() override { return s_.LatestSequence(); }
   StatusOr<std::vector<TemplateChange>> ChangesSince(int64_t after, int limit) override {

@@ -145,6 +145,11 @@ std::string TemplateAd(std::string_view subject_id, int64_t template_id,
          "|" + std::string(model_id);
 }
 
+std::string TemplateImageAd(std::string_view subject_id, int64_t template_id) {
+  return "facepay-template-image-v1|" + std::string(subject_id) + "|" +
+         std::to_string(template_id);
+}
+
 std::string SealEmbedding(const TemplateKey& key, const vision::Embedding& e,
                           std::string_view ad) {
   std::string_view bytes(reinterpret_cast<const char*>(e.data()), e.size() * sizeof(float));

@@ -1,5 +1,8 @@
 // People and money: subjects (enroll, list, get, add images, erase) and accounts (create, top
 // up, balance, transactions).
+#include <charconv>
+#include <string_view>
+
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"
@@ -32,6 +35,25 @@ StatusOr<bool> OptionalBool(const json& o, const char* key) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_string() && (v == "true" || v == "false")) return v == "true";
   return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be a boolean");
+}
+
+// A template id path parameter: a positive decimal int64.
+StatusOr<int64_t> ParseTemplateId(const std::string& text) {
+  int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+    return InvalidArgument("invalid_template_id", "template id must be a positive integer");
+  }
+  return id;
+}
+
+// The media type of an image the decoder accepted (JPEG, PNG, BMP, WebP), by its magic bytes.
+std::string ImageContentType(std::string_view b) {
+  if (b.starts_with("\xFF\xD8\xFF")) return "image/jpeg";
+  if (b.starts_with("\x89PNG")) return "image/png";
+  if (b.starts_with("BM")) return "image/bmp";
+  if (b.size() >= 12 && b.starts_with("RIFF") && b.substr(8, 4) == "WEBP") return "image/webp";
+  return "application/octet-stream";
 }
 
 // The uploaded face images of an enrolment ("images", also accepted as "frames").
@@ -158,6 +180,7 @@ void Service::Impl::AddPeopleRoutes() {
               }
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
+              eo.keep_images = options.keep_enrollment_images;
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
               json liveness;
               FACEPAY_ASSIGN_OR_RETURN(auto refused,
@@ -213,6 +236,7 @@ void Service::Impl::AddPeopleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(in.fields, "fuse"));
+              eo.keep_images = options.keep_enrollment_images;
               FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
               json liveness;
               FACEPAY_ASSIGN_OR_RETURN(auto refused,
@@ -252,8 +276,33 @@ void Service::Impl::AddPeopleRoutes() {
                         {"has_pin", !s->pin_hash.empty()},
                         {"templates", deps.gallery->TemplatesOf(id).size()},
                         {"created_at_ms", s->created_at_ms}};
+              FACEPAY_ASSIGN_OR_RETURN(auto stored, deps.bio_store->ListSubjectTemplates(id));
+              json kept = json::array();
+              for (const auto& [template_id, has_image] : stored) {
+                if (has_image) kept.push_back(std::to_string(template_id));  // as template_id
+              }
+              j["kept_images"] = std::move(kept);
               j["account_id"] = account ? json(*account) : json(nullptr);
               return Reply{200, j};
+            }});
+  Register({"GET", "/v1/subjects/{id}/images/{template_id}", {Role::kAuditor},
+            TerminalKind::kNone,
+            "The enrolment image kept with a template (serve --keep-enrollment-images), as it "
+            "was uploaded; audited",
+            [this](Call& c) -> StatusOr<Reply> {
+              const std::string id = c.Param(1);
+              FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
+              FACEPAY_ASSIGN_OR_RETURN(int64_t template_id, ParseTemplateId(c.Param(2)));
+              FACEPAY_ASSIGN_OR_RETURN(auto s, deps.bio_store->GetSubject(id));
+              if (!s) return NotFound("subject_not_found", "no subject '" + id + "'");
+              auto image = deps.gallery->TemplateImage(id, template_id);
+              Audit(c, "image_read", id, image.ok() ? "ok" : std::string(image.status().reason()),
+                    {{"template_id", template_id}});
+              if (!image.ok()) return image.status();
+              Reply r;
+              r.content_type = ImageContentType(*image);
+              r.text = std::move(*image);
+              return r;
             }});
   Register({"DELETE", "/v1/subjects/{id}", {Role::kEnroller}, TerminalKind::kNone,
             "Erase a subject: templates and index entries everywhere; payments history kept",

@@ -116,6 +116,39 @@ TEST_P(BiometricStoreTest, EnrollGetListEraseRoundTripWithReasonTokens) {
   EXPECT_TRUE(s.EnrollSubject(MakeSubject("alice"), {MakeTemplate(50, "alice")}).ok());
 }
 
+TEST_P(BiometricStoreTest, KeepsASealedImageWithItsTemplateAndDeletesItWithTheSubject) {
+  auto& s = store();
+  TemplateRecord with = MakeTemplate(10, "alice");
+  for (int i = 0; i < 70'000; ++i) with.sealed_image.push_back(static_cast<char>((i * 13) & 0xff));
+  ASSERT_TRUE(s.EnrollSubject(MakeSubject("alice"), {with, MakeTemplate(20, "alice")}).ok());
+  TemplateRecord added = MakeTemplate(30, "alice");
+  added.sealed_image = std::string("\0image\0", 7);
+  ASSERT_TRUE(s.AddTemplates("alice", {added}, biometrics::kNoTemplateCap).ok());
+
+  auto image = s.GetTemplateImage(10);
+  ASSERT_TRUE(image.ok() && image->has_value()) << image.status().ToString();
+  EXPECT_EQ(**image, with.sealed_image) << "every byte back, NULs included";
+  EXPECT_EQ(**s.GetTemplateImage(30), added.sealed_image);
+  EXPECT_FALSE(*s.GetTemplateImage(20)) << "no image kept for this one";
+  EXPECT_TRUE((*s.GetTemplate(10))->sealed_image.empty()) << "templates are read without images";
+  auto listed = s.ListSubjectTemplates("alice");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(*listed, (std::vector<std::pair<int64_t, bool>>{{10, true}, {20, false}, {30, true}}));
+  EXPECT_TRUE(s.ListSubjectTemplates("nobody")->empty());
+
+  // A failed enrolment writes no image either.
+  TemplateRecord collide = MakeTemplate(10, "bob");
+  TemplateRecord fresh = MakeTemplate(40, "bob");
+  fresh.sealed_image = "bob's image";
+  EXPECT_EQ(s.EnrollSubject(MakeSubject("bob"), {fresh, collide}).reason(), "template_exists");
+  EXPECT_FALSE(*s.GetTemplateImage(40));
+
+  ASSERT_TRUE(s.EraseSubject("alice", 99).ok());
+  EXPECT_FALSE(*s.GetTemplateImage(10));
+  EXPECT_FALSE(*s.GetTemplateImage(30));
+  EXPECT_EQ(*ts_->QueryInt("SELECT COUNT(*) FROM template_images"), 0) << "erased with the subject";
+}
+
 TEST_P(BiometricStoreTest, ListsSubjectsInIdOrderPagedStrictlyAfterAnId) {
   auto& s = store();
   EXPECT_TRUE(s.ListSubjects("", 10)->empty());

@@ -51,6 +51,11 @@ CREATE TABLE policies(
       R"sql(
 CREATE INDEX subjects_id_c ON subjects(id COLLATE "C");
 )sql",
+      R"sql(
+CREATE TABLE template_images(
+  template_id BIGINT PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
+  sealed BYTEA NOT NULL);
+)sql",
   };
   return kMigrations;
 }

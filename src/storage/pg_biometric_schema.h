@@ -8,7 +8,7 @@
 
 namespace facepay::storage {
 
-inline constexpr int kPgBiometricSchemaVersion = 2;
+inline constexpr int kPgBiometricSchemaVersion = 3;
 
 // Brings the database to the latest biometric schema version in one transaction (serialised
 // by an advisory lock so several nodes may start at once).

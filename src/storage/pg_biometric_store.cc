@@ -64,6 +64,12 @@ void PrepareStatements(pqxx::connection& c) {
   const std::string cols =
       "SELECT id, subject_id, model_id, quality, sealed, created_at_ms FROM templates";
   c.prepare("bio_list_templates", cols + " ORDER BY id");
+  c.prepare("bio_insert_image", "INSERT INTO template_images(template_id, sealed) VALUES($1, $2)");
+  c.prepare("bio_get_image", "SELECT sealed FROM template_images WHERE template_id = $1");
+  c.prepare("bio_subject_template_images",
+            "SELECT t.id, i.template_id IS NOT NULL FROM templates t"
+            " LEFT JOIN template_images i ON i.template_id = t.id"
+            " WHERE t.subject_id = $1 ORDER BY t.id");
   c.prepare("bio_get_template", cols + " WHERE id = $1");
   c.prepare("bio_count_subjects", "SELECT COUNT(*) FROM subjects");
   c.prepare("bio_latest_seq", "SELECT COALESCE(MAX(seq), 0) FROM template_changes");
@@ -151,6 +157,9 @@ StatusOr<bool> InsertTemplates(pqxx::transaction_base& w, const std::string& sub
                         t.created_at_ms)
             .empty()) {
       return AlreadyExists("template_exists", "template id collision");
+    }
+    if (!t.sealed_image.empty()) {
+      w.exec_prepared("bio_insert_image", t.template_id, pqxx::binarystring(t.sealed_image));
     }
   }
   if (!templates.empty()) {
@@ -265,6 +274,28 @@ class PgBiometricStore final : public biometrics::BiometricStore {
           pqxx::result r = w.exec_prepared("bio_get_template", template_id);
           std::optional<TemplateRecord> out;
           if (!r.empty()) out = ReadTemplate(r[0]);
+          return out;
+        });
+  }
+
+  StatusOr<std::optional<std::string>> GetTemplateImage(int64_t template_id) override {
+    return Read<std::optional<std::string>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<std::string>> {
+          pqxx::result r = w.exec_prepared("bio_get_image", template_id);
+          std::optional<std::string> out;
+          if (!r.empty()) out = Bytes(r[0][0]);
+          return out;
+        });
+  }
+
+  StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
+      const std::string& subject_id) override {
+    return Read<std::vector<std::pair<int64_t, bool>>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::vector<std::pair<int64_t, bool>>> {
+          std::vector<std::pair<int64_t, bool>> out;
+          for (const auto& row : w.exec_prepared("bio_subject_template_images", subject_id)) {
+            out.emplace_back(row[0].as<int64_t>(), row[1].as<bool>());
+          }
           return out;
         });
   }

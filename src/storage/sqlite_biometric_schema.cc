@@ -36,6 +36,13 @@ CREATE TABLE policies(
   target_fpir REAL NOT NULL, measured_fpir REAL NOT NULL, gallery_size INTEGER NOT NULL,
   impostor_probes INTEGER NOT NULL, calibrated_at_ms INTEGER NOT NULL);
 )sql",
+      // Source images an operator chose to keep (serve --keep-enrollment-images), sealed with
+      // the template key; deleted with their template.
+      R"sql(
+CREATE TABLE template_images(
+  template_id INTEGER PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
+  sealed BLOB NOT NULL);
+)sql",
   };
   return kMigrations;
 }

@@ -6,7 +6,7 @@
 
 namespace facepay::storage {
 
-inline constexpr int kSqliteBiometricSchemaVersion = 2;
+inline constexpr int kSqliteBiometricSchemaVersion = 3;
 
 // Applies every migration newer than the file's biometric version, in one transaction.
 // FailedPrecondition("schema_too_new") when the file is newer than this build.

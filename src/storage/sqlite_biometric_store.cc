@@ -179,6 +179,36 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
     return out;
   }
 
+  StatusOr<std::optional<std::string>> GetTemplateImage(int64_t template_id) override {
+    std::lock_guard lock(mu_);
+    FACEPAY_ASSIGN_OR_RETURN(
+        auto st, db_->Prepare("SELECT sealed FROM template_images WHERE template_id = ?"));
+    st.Bind(1, template_id);
+    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+    std::optional<std::string> out;
+    if (row) out = st.Blob(0);
+    st.Reset();
+    return out;
+  }
+
+  StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
+      const std::string& subject_id) override {
+    std::lock_guard lock(mu_);
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "SELECT t.id, i.template_id IS NOT NULL FROM templates t"
+        " LEFT JOIN template_images i ON i.template_id = t.id"
+        " WHERE t.subject_id = ? ORDER BY t.id"));
+    st.Bind(1, subject_id);
+    std::vector<std::pair<int64_t, bool>> out;
+    for (;;) {
+      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.emplace_back(st.Int(0), st.Int(1) != 0);
+    }
+    st.Reset();
+    return out;
+  }
+
   StatusOr<int64_t> CountSubjects() override {
     std::lock_guard lock(mu_);
     return ScalarInt("SELECT COUNT(*) FROM subjects");
@@ -298,6 +328,11 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
         return AlreadyExists("template_exists", "template id collision");
       }
       FACEPAY_RETURN_IF_ERROR(st);
+      if (!t.sealed_image.empty()) {
+        FACEPAY_ASSIGN_OR_RETURN(auto im, db_->Prepare(
+            "INSERT INTO template_images(template_id, sealed) VALUES(?,?)"));
+        FACEPAY_RETURN_IF_ERROR(im.Bind(1, t.template_id).BindBlob(2, t.sealed_image).Run());
+      }
       FACEPAY_RETURN_IF_ERROR(LogChange("add", t.template_id, subject_id, t.created_at_ms));
     }
     return Status::Ok();

@@ -88,13 +88,19 @@ inline StatusOr<TlsFiles> MakeSelfSignedCert(const std::string& dir) {
   return f;
 }
 
-// One `facepay serve` node over `location`; HTTPS when `tls` names a certificate and key.
+struct NodeOptions {
+  biometrics::PolicyThresholds policy;
+  bool init_key_check = true;
+  TlsFiles tls;  // both set: HTTPS
+  bool keep_enrollment_images = false;
+};
+
+// One `facepay serve` node over `location`.
 class Node {
  public:
   static StatusOr<std::unique_ptr<Node>> Start(const std::string& location,
-                                               biometrics::PolicyThresholds policy = {},
-                                               bool init_key_check = true,
-                                               const TlsFiles& tls = {}) {
+                                               const NodeOptions& options = {}) {
+    const TlsFiles& tls = options.tls;
     auto n = std::unique_ptr<Node>(new Node);
     SharedEngine& e = SharedEngine::Get();
     if (!e.pipeline) return FailedPrecondition("no_models", "model pack missing: run scripts/setup");
@@ -117,7 +123,7 @@ class Node {
     biometrics::GalleryOptions go;
     go.model_id = e.pipeline->pack().params().embedder_model_id;
     go.dim = e.pipeline->pack().params().embedding_dim;
-    go.init_key_check = init_key_check;
+    go.init_key_check = options.init_key_check;
     FACEPAY_ASSIGN_OR_RETURN(n->gallery_, biometrics::Gallery::Open(*n->bio_store_, *e.key, go));
     go.init_key_check = true;
     FACEPAY_ASSIGN_OR_RETURN(n->watchlist_, biometrics::Gallery::Open(*n->wl_store_, *e.key, go));
@@ -131,7 +137,7 @@ class Node {
     d.bio_store = n->bio_store_.get();
     d.gallery = n->gallery_.get();
     d.template_key = e.key.get();
-    d.policy.thresholds = policy;
+    d.policy.thresholds = options.policy;
     d.watchlist = n->watchlist_.get();
     d.ledger = n->ledger_.get();
     d.store = n->store_.get();
@@ -143,6 +149,7 @@ class Node {
     so.default_rate_per_s = 1000;
     so.tls_cert = tls.cert;
     so.tls_key = tls.key;
+    so.keep_enrollment_images = options.keep_enrollment_images;
     n->tls_ca_ = tls.cert;
     FACEPAY_ASSIGN_OR_RETURN(n->service_, service::Service::Create(std::move(d), so));
     FACEPAY_ASSIGN_OR_RETURN(n->port_, n->service_->Listen("127.0.0.1", 0));

@@ -1,6 +1,8 @@
 // The service through its real surface: a server on 127.0.0.1:0, a real HTTP client, real
 // images, real stores — every test runs over SQLite and over PostgreSQL.
 #include <atomic>
+#include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <chrono>
@@ -31,8 +33,11 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     nodes_.clear();
     loc_.reset();
   }
-  Node& StartNode(biometrics::PolicyThresholds policy = {}) {
-    auto n = Node::Start(loc_->location(), policy);
+  Node& StartNode(biometrics::PolicyThresholds policy = {}, bool keep_images = false) {
+    NodeOptions o;
+    o.policy = policy;
+    o.keep_enrollment_images = keep_images;
+    auto n = Node::Start(loc_->location(), o);
     EXPECT_TRUE(n.ok()) << n.status().ToString();
     nodes_.push_back(std::move(*n));
     return *nodes_.back();
@@ -338,6 +343,85 @@ TEST_P(ServiceFlows, ErasureRemovesTheFaceEverywhereAndKeepsThePaymentHistory) {
   EXPECT_EQ(audit.body["items"].size(), 1u);
 }
 
+TEST_P(ServiceFlows, EnrolmentImagesAreKeptOnlyWhenTurnedOnSealedAuditedAndErased) {
+  const auto kept_ids = [](const json& enrolled) {
+    std::map<std::string, std::string> by_template;  // template id -> upload field name
+    for (const auto& im : enrolled["images"]) {
+      if (im.value("kept", false)) by_template[im["template_id"].get<std::string>()] = im["path"];
+    }
+    return by_template;
+  };
+  {  // Off (the default): nothing kept, nothing to fetch.
+    Node& off = StartNode();
+    const std::string enroller = off.MakeKey(Role::kEnroller);
+    const std::string auditor = off.MakeKey(Role::kAuditor);
+    json body = {{"id", "alvaro"},
+                 {"consent", {{"text_version", "v1"}, {"channel", "kiosk"}}},
+                 {"images", Frames({Img("Alvaro_Uribe", 10)})}};
+    auto r = off.Post("/v1/subjects", enroller, body);
+    ASSERT_EQ(r.status, 201) << r.raw;
+    const auto ids = kept_ids(r.body);
+    ASSERT_EQ(ids.size(), 1u) << r.raw;
+    auto g = off.Call("GET", "/v1/subjects/alvaro", auditor);
+    EXPECT_TRUE(g.body["kept_images"].empty()) << g.raw;
+    auto im = off.Call("GET", "/v1/subjects/alvaro/images/" + ids.begin()->first, auditor);
+    EXPECT_EQ(im.status, 404);
+    EXPECT_EQ(im.body["error"]["code"], "image_not_kept") << im.raw;
+  }
+  nodes_.clear();
+
+  Node& n = StartNode({}, /*keep_images=*/true);
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string auditor = n.MakeKey(Role::kAuditor);
+  const std::vector<std::string> files = {Img("Angelina_Jolie", 3), Img("Angelina_Jolie", 4)};
+  auto r = n.Post("/v1/subjects", enroller,
+                  {{"id", "angelina"},
+                   {"consent", {{"text_version", "v1"}, {"channel", "kiosk"}}},
+                   {"images", Frames(files)}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto ids = kept_ids(r.body);
+  ASSERT_EQ(ids.size(), 2u) << r.raw;
+  auto g = n.Call("GET", "/v1/subjects/angelina", auditor);
+  ASSERT_EQ(g.status, 200) << g.raw;
+  EXPECT_EQ(g.body["kept_images"].size(), 2u) << g.raw;
+  for (const auto& [template_id, field] : ids) {
+    const std::string file = files[field == "images[0]" ? 0 : 1];
+    auto im = n.Call("GET", "/v1/subjects/angelina/images/" + template_id, auditor);
+    ASSERT_EQ(im.status, 200) << im.raw.substr(0, 200);
+    EXPECT_TRUE(im.raw == ReadBytes(file)) << "the upload, byte for byte: " << field;
+    EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina/images/" + template_id, enroller).status, 403);
+  }
+  // Another subject's path, a malformed id, an unknown subject.
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina/images/12x", auditor).body["error"]["code"],
+            "invalid_template_id");
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina/images/1", auditor).body["error"]["code"],
+            "image_not_kept");
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/nobody/images/1", auditor).body["error"]["code"],
+            "subject_not_found");
+  // Sealed with the template key and bound to its template: an image moved to another
+  // template's row does not open (500, audited as template_tampered), never served as that one.
+  const std::string first = ids.begin()->first, second = std::next(ids.begin())->first;
+  ASSERT_TRUE(loc_->ExecSql("DELETE FROM template_images WHERE template_id = " + second).ok());
+  ASSERT_TRUE(loc_->ExecSql("UPDATE template_images SET template_id = " + second +
+                            " WHERE template_id = " + first).ok());
+  auto moved = n.Call("GET", "/v1/subjects/angelina/images/" + second, auditor);
+  EXPECT_EQ(moved.status, 500) << moved.raw;
+  EXPECT_EQ(moved.body["error"]["code"], "internal_error");
+  auto audit = n.Call("GET", "/v1/audit?action=image_read&target=angelina", admin);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  std::set<std::string> outcomes;
+  for (const auto& item : audit.body["items"]) outcomes.insert(item["outcome"].get<std::string>());
+  EXPECT_TRUE(outcomes.count("ok") && outcomes.count("template_tampered")) << audit.raw;
+
+  // Erasure takes the images with the templates.
+  ASSERT_EQ(n.Call("DELETE", "/v1/subjects/angelina", enroller).status, 200);
+  EXPECT_EQ(n.Call("GET", "/v1/subjects/angelina/images/" + second, auditor).body["error"]["code"],
+            "subject_not_found");
+  EXPECT_TRUE(n.gallery().store().ListSubjectTemplates("angelina")->empty());
+  EXPECT_FALSE(*n.gallery().store().GetTemplateImage(std::stoll(second)));
+}
+
 TEST_P(ServiceFlows, SubjectsAreListedInPagesAndGainImagesWithTheEnrollmentChecks) {
   Node& n = StartNode();
   const std::string admin = n.MakeKey(Role::kAdmin);
@@ -462,7 +546,10 @@ TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthen
       {"POST", "/v1/tills/t1/refunds"},  {"POST", "/v1/atms/a1/verify"},
       {"POST", "/v1/atms/a1/withdrawals"}, {"POST", "/v1/borders/b1/checks"},
       {"GET", "/v1/audit"},            {"GET", "/v1/stats"},
-      {"GET", "/metrics"},             {"POST", "/v1/watchlist"}};
+      {"GET", "/metrics"},             {"POST", "/v1/watchlist"},
+      {"GET", "/v1/subjects/x/images/1"}};
+  // Kept enrolment images are for auditors (and admins) only, not for enrolment desks.
+  const std::string auditor_only = "/v1/subjects/x/images/1";
   // Which route prefixes each role may reach.
   const std::map<Role, std::vector<std::string>> allowed = {
       {Role::kEnroller, {"/v1/subjects", "/v1/accounts"}},
@@ -483,6 +570,7 @@ TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthen
         const std::string pref = method_scoped ? p.substr(4) : p;
         if (r.path.rfind(pref, 0) == 0 && (!method_scoped || r.method == "GET")) ok = true;
       }
+      if (r.path == auditor_only) ok = role == Role::kAuditor;
       auto res = n.Call(r.method, r.path, key, "{}");
       if (ok) {
         EXPECT_NE(res.status, 403) << service::RoleName(role) << " " << r.method << " " << r.path;
@@ -671,7 +759,9 @@ TEST_P(ServiceFlows, HttpsServesTheApiWithTheOperatorsCertificateAndRefusesPlain
   } cleanup{dir};
   auto tls = MakeSelfSignedCert(dir);
   ASSERT_TRUE(tls.ok()) << tls.status().ToString();
-  auto started = Node::Start(loc_->location(), {}, true, *tls);
+  NodeOptions o;
+  o.tls = *tls;
+  auto started = Node::Start(loc_->location(), o);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   Node& n = **started;
 
@@ -698,7 +788,8 @@ TEST_P(ServiceFlows, HttpsServesTheApiWithTheOperatorsCertificateAndRefusesPlain
   EXPECT_FALSE(untrusting.Get("/healthz"));
 
   // Half a TLS configuration is a start-up error, not a silent fallback to HTTP.
-  auto half = Node::Start(loc_->location(), {}, true, TlsFiles{tls->cert, ""});
+  o.tls.key.clear();
+  auto half = Node::Start(loc_->location(), o);
   ASSERT_FALSE(half.ok());
   EXPECT_EQ(half.status().reason(), "invalid_tls") << half.status().ToString();
 }

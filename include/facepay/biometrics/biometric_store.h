@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "facepay/biometrics/decision_policy.h"
@@ -68,6 +69,12 @@ class BiometricStore {
   virtual StatusOr<std::vector<TemplateRecord>> ListTemplates() = 0;
   // nullopt when absent (erased since).
   virtual StatusOr<std::optional<TemplateRecord>> GetTemplate(int64_t template_id) = 0;
+  // The sealed source image kept with a template; nullopt when none was kept or the template
+  // is gone (an image is deleted with its template, so erasure removes it).
+  virtual StatusOr<std::optional<std::string>> GetTemplateImage(int64_t template_id) = 0;
+  // Ids of the subject's templates, in id order, each with whether its image was kept.
+  virtual StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
+      const std::string& subject_id) = 0;
   virtual StatusOr<int64_t> CountSubjects() = 0;
   // 0 for an empty log.
   virtual StatusOr<int64_t> LatestSequence() = 0;

@@ -30,6 +30,10 @@ struct EnrollOptions {
   // about it, and a bystander in the frame is cropped out by `selection`.
   bool check_liveness = true;
   bool single_subject = true;
+  // Keep each kept template's source image, sealed with the template key (a fused template
+  // keeps its best image). Off by default: facepay stores no raw image unless the operator
+  // turns this on (serve --keep-enrollment-images).
+  bool keep_images = false;
 };
 
 struct ImageVerdict {
@@ -40,6 +44,7 @@ struct ImageVerdict {
                        // low_quality:<checks>
   float quality_score = 0;
   float liveness = 0;
+  int64_t template_id = 0;  // kept and stored: the template it made (fused: the one template)
 };
 
 enum class EnrollStatus { kEnrolled, kDuplicate, kRejected };

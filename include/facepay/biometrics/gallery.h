@@ -77,6 +77,9 @@ inline constexpr int kTemplatesPerSubject = 4;
 struct NewTemplate {
   vision::Embedding embedding;
   float quality = 0;
+  // The encoded source image, kept (sealed) with the template when not empty: only when the
+  // operator turned image keeping on (EnrollOptions::keep_images).
+  std::string image;
 };
 
 class Gallery {
@@ -116,6 +119,11 @@ class Gallery {
   // The index file is sealed with the template key (AEAD; a tampered or foreign snapshot is
   // rebuilt from the store, reason snapshot_tampered); the .meta file holds ids only.
   Status SaveSnapshot() const;
+
+  // The source image kept with one of the subject's templates, unsealed. NotFound
+  // ("image_not_kept") when the template is not the subject's or kept no image;
+  // DataLoss("template_tampered") when the sealed image does not authenticate.
+  StatusOr<std::string> TemplateImage(const std::string& subject_id, int64_t template_id) const;
 
   // Template ids (index labels) of the subject currently indexed; empty when not indexed.
   std::vector<int64_t> TemplatesOf(const std::string& subject_id) const;

@@ -40,6 +40,10 @@ struct TemplateRecord {
   float quality = 0;     // enrollment quality score, 0..1
   std::string sealed;    // nonce || AEAD ciphertext of the embedding
   int64_t created_at_ms = 0;
+  // nonce || AEAD ciphertext of the source image, when the operator keeps enrolment images
+  // ("" = not kept). Written by EnrollSubject/AddTemplates; ListTemplates and GetTemplate leave
+  // it empty (BiometricStore::GetTemplateImage reads it).
+  std::string sealed_image;
 };
 
 // [A-Za-z0-9_.:-], 1..64 characters. Reason: invalid_subject_id.

@@ -45,6 +45,8 @@ class TemplateKey {
 
 // Associated data binding a sealed embedding to its row.
 std::string TemplateAd(std::string_view subject_id, int64_t template_id, std::string_view model_id);
+// Associated data binding a kept source image to its template (never valid for an embedding).
+std::string TemplateImageAd(std::string_view subject_id, int64_t template_id);
 
 std::string SealEmbedding(const TemplateKey& key, const vision::Embedding& e, std::string_view ad);
 // DataLoss("template_tampered") when it does not authenticate or has the wrong size.

@@ -48,6 +48,10 @@ struct ServiceOptions {
   float watchlist_threshold = 0.48f;   // border watchlist hit
   int threads = 8;
   std::string tls_cert, tls_key;  // both set: HTTPS
+  // Keep the source image of every enrolled template, sealed with the template key, for an
+  // auditor to fetch (GET /v1/subjects/{id}/images/{template_id}) and erased with the subject.
+  // Off: no raw image is stored anywhere.
+  bool keep_enrollment_images = false;
 };
 
 class Service {
