@@ -342,16 +342,21 @@ class FaissGalleryIndex final : public GalleryIndex {
 
  private:
   void ApplySearchEffort() { ApplyEffort(index_.get()); }
-  // "...,RFlat": the searching index's whole beam (max(efSearch, kRefineFactor x fetch)
-  // candidates; the beam costs the same either way) is re-ranked by the exact inner product
-  // with the full vectors the refine index keeps. Done here rather than by IndexRefine::search,
-  // whose candidate count is a field of the shared index (k_factor), not of the call.
+  // "...,RFlat": the searching index's best max(kRefineFactor x fetch, kMinRerank) candidates
+  // (the beam is efSearch wide either way) are re-ranked by the exact inner product with the
+  // full vectors the refine index keeps. Not the whole beam: each re-ranked row is a random
+  // 2 KiB read, and at 1M rows re-ranking a 384-wide beam cost more than a millisecond while
+  // the rows past the 64th of a PCA-space beam almost never win (docs/benchmarks.md). Done here
+  // rather than by IndexRefine::search, whose candidate count is a field of the shared index
+  // (k_factor), not of the call.
   void SearchRefined(const faiss::IndexRefine& refine, std::span<const float> q, int64_t fetch,
                      std::vector<float>& d, std::vector<faiss::Index::idx_t>& ids) const {
     const auto* flat = dynamic_cast<const faiss::IndexFlat*>(refine.refine_index);
     if (flat == nullptr) throw std::runtime_error("refine index is not flat: " + factory_);
     const int64_t want = std::min<int64_t>(
-        refine.ntotal, std::max<int64_t>(ef_search_, static_cast<int64_t>(kRefineFactor) * fetch));
+        refine.ntotal,
+        std::max<int64_t>(std::min<int64_t>(ef_search_, kMinRerank),
+                          static_cast<int64_t>(kRefineFactor) * fetch));
     std::vector<float> bd(static_cast<size_t>(want));
     std::vector<faiss::Index::idx_t> bl(static_cast<size_t>(want));
     refine.base_index->search(1, q.data(), want, bd.data(), bl.data());
@@ -442,6 +447,7 @@ class FaissGalleryIndex final : public GalleryIndex {
   static constexpr int64_t kTrainSample = 65536;  // other trained transforms (PCA)
   // "...,RFlat": at least kRefineFactor x k candidates are re-ranked exactly (SearchRefined).
   static constexpr int kRefineFactor = 4;
+  static constexpr int64_t kMinRerank = 64;
 
   std::string factory_;
   int dim_;
