@@ -123,9 +123,11 @@ TEST_P(GalleryIndexTest, RejectsBadArguments) {
 
 // IVF4 at the default effort probes all 4 lists: exact, so the same assertions hold. The PCA
 // index searches a 64-D projection and re-ranks its candidates exactly (RFlat): at 200
-// vectors its candidates hold the true neighbours, and its scores are the exact cosines.
+// vectors its candidates hold the true neighbours, and its scores are the exact cosines; so
+// with its graph over 8-bit quantised projections (HNSW32_SQ8).
 INSTANTIATE_TEST_SUITE_P(Factories, GalleryIndexTest,
-                         ::testing::Values("Flat", "HNSW32", "IVF4,Flat", "PCA64,HNSW32,RFlat"),
+                         ::testing::Values("Flat", "HNSW32", "IVF4,Flat", "PCA64,HNSW32,RFlat",
+                                           "PCA64,HNSW32_SQ8,RFlat"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            std::erase(n, ',');
