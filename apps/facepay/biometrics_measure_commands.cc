@@ -194,6 +194,9 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   bs->add_option("--real-cache", ba->real_cache, "File of real embeddings (read, or written "
                                                   "after embedding --real-images)");
   bs->add_option("--models", ba->models, "Model pack folder");
+  bs->add_option("--index-cache", ba->opt.index_cache,
+                 "Save the built index here, or load it when it was built over the same gallery "
+                 "(skips a long build when measuring other efforts)");
   bs->add_flag("--json", ba->json, "One JSON line on stdout");
   bs->callback([ba, &exit_code] { exit_code = BenchSearch(*ba); });
 }

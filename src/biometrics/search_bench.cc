@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -154,6 +155,56 @@ StatusOr<double> Throughput(const GalleryIndex& index, const std::vector<float>&
   for (auto& w : workers) w.join();
   if (failed) return Internal("index_error", "a search failed");
   return nq / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The index of `o.factory` over `data`: built (and saved to o.index_cache when set), or loaded
+// from o.index_cache when that was built over the same gallery. Fills r.build_s/build_cpu_s.
+StatusOr<std::unique_ptr<GalleryIndex>> BuildOrLoad(const SearchBenchOptions& o,
+                                                    const std::vector<int64_t>& labels,
+                                                    const std::vector<float>& data, int dim,
+                                                    SearchBenchResult& r, int omp_before) {
+  const size_t n = labels.size();
+  nlohmann::json key = {{"index", o.factory},       {"size", n},
+                        {"synthetic", o.synthetic}, {"seed", o.seed},
+                        {"real_vectors", r.real_vectors},
+                        {"ef_construction", o.ef_construction},
+                        {"dim", dim}};
+  const std::string meta_path = o.index_cache + ".json";
+  if (!o.index_cache.empty() && std::filesystem::exists(o.index_cache)) {
+    std::ifstream in(meta_path);
+    nlohmann::json meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (meta.is_discarded() || !meta.contains("gallery") || meta["gallery"] != key) {
+      return InvalidArgument("index_cache_mismatch",
+                             o.index_cache + " was built over another gallery (" + meta_path +
+                                 "); delete it or name another file");
+    }
+    if (o.progress) std::cerr << "bench search: loading " << o.index_cache << "\n";
+    FACEPAY_ASSIGN_OR_RETURN(auto index, LoadGalleryIndex(o.index_cache));
+    r.build_s = meta.value("build_s", 0.0);
+    r.build_cpu_s = meta.value("build_cpu_s", 0.0);
+    r.index_cached = true;
+    return index;
+  }
+  if (o.progress) std::cerr << "bench search: building " << o.factory << " over " << n << "\n";
+  FACEPAY_ASSIGN_OR_RETURN(auto index, MakeGalleryIndex(o.factory, dim));
+  if (o.ef_construction > 0) index->set_build_effort(o.ef_construction);
+  omp_set_num_threads(o.threads);
+  const double cpu0 = ProcessCpuS();
+  auto t0 = Clock::now();
+  Status added = index->AddBatch(labels, data);
+  r.build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.build_cpu_s = ProcessCpuS() - cpu0;
+  omp_set_num_threads(omp_before);
+  FACEPAY_RETURN_IF_ERROR(added);
+  if (!o.index_cache.empty()) {
+    if (o.progress) std::cerr << "bench search: saving " << o.index_cache << "\n";
+    FACEPAY_RETURN_IF_ERROR(index->Save(o.index_cache));
+    std::ofstream out(meta_path);
+    out << nlohmann::json{{"gallery", key}, {"build_s", r.build_s}, {"build_cpu_s", r.build_cpu_s}}
+        << "\n";
+    if (!out) return Internal("io_error", "cannot write " + meta_path);
+  }
+  return index;
 }
 
 }  // namespace
@@ -321,17 +372,7 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
   for (size_t q = 0; q < n_mated; ++q) exact_hits += gi[q * 10] == mate[q];
   r.exact_real_mate_rank1 = n_mated ? static_cast<double>(exact_hits) / n_mated : 0;
 
-  if (o.progress) std::cerr << "bench search: building " << o.factory << " over " << n << "\n";
-  FACEPAY_ASSIGN_OR_RETURN(auto index, MakeGalleryIndex(o.factory, dim));
-  if (o.ef_construction > 0) index->set_build_effort(o.ef_construction);
-  omp_set_num_threads(o.threads);
-  const double cpu0 = ProcessCpuS();
-  auto t0 = Clock::now();
-  Status added = index->AddBatch(labels, data);
-  r.build_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.build_cpu_s = ProcessCpuS() - cpu0;
-  omp_set_num_threads(omp_before);
-  FACEPAY_RETURN_IF_ERROR(added);
+  FACEPAY_ASSIGN_OR_RETURN(auto index, BuildOrLoad(o, labels, data, dim, r, omp_before));
   FACEPAY_ASSIGN_OR_RETURN(size_t bytes, index->SerializedBytes());
   r.bytes_per_template = static_cast<double>(bytes) / static_cast<double>(n);
 
@@ -410,6 +451,7 @@ nlohmann::json SearchBenchToJson(const SearchBenchResult& r) {
           {"real_vectors", r.real_vectors},
           {"build_s", r.build_s},
           {"build_cpu_s", r.build_cpu_s},
+          {"index_cached", r.index_cached},
           {"bytes_per_template", r.bytes_per_template},
           {"peak_rss_mb", r.peak_rss_mb},
           {"exact_p50_ms", r.exact_p50_ms},

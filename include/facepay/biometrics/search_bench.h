@@ -39,6 +39,11 @@ struct SearchBenchOptions {
   std::vector<vision::Embedding> real;     // mixed into the gallery
   std::vector<std::string> real_identity;  // parallel to `real`, or empty
   bool progress = true;
+  // When set: the built index is saved there (with `<path>.json` naming the gallery it was
+  // built over and its build time), and a later run over the same gallery (factory, size,
+  // synthetic kind, seed, real vector count, efConstruction) loads it instead of building:
+  // a million-row graph takes most of an hour to build and seconds to load.
+  std::string index_cache;
 };
 
 struct SearchBenchPoint {
@@ -62,6 +67,7 @@ struct SearchBenchResult {
   size_t real_probes = 0, synthetic_queries = 0;
   double build_s = 0;      // train (IVF) + add, wall clock, on `threads` OpenMP threads
   double build_cpu_s = 0;  // CPU seconds of the whole process during the build
+  bool index_cached = false;  // loaded from options.index_cache (build times from that build)
   double bytes_per_template = 0;
   double peak_rss_mb = 0;
   // Exact baseline: single-query latency (brute-force inner product scan, one thread).
@@ -74,7 +80,8 @@ struct SearchBenchResult {
 
 // InvalidArgument: "invalid_size" unless 10 <= size <= kMaxBenchGallery; "invalid_queries";
 // "invalid_threads"; "invalid_ef_search"; "invalid_synthetic" (unknown kind, or face-like
-// without >= 64 real embeddings).
+// without >= 64 real embeddings); "index_cache_mismatch" (the cached index was built over
+// another gallery).
 StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& options);
 nlohmann::json SearchBenchToJson(const SearchBenchResult& r);
 
