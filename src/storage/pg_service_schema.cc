@@ -9,9 +9,7 @@ namespace {
 // Index i holds the migration from version i to i+1. Never edit a released entry; append
 // (and bump kServiceSchemaVersion, which both backends share).
 //
-// audit_log.seq is a BIGSERIAL: values are handed out at INSERT but become visible at COMMIT,
-// so concurrent appends may become visible out of seq order (a reader paging by after_seq can
-// skip a row that commits late). Fine for an operator's audit view; not a change feed.
+// audit_log.seq is a BIGSERIAL, visible out of order without kAuditAppendLockKey (see there).
 const std::vector<std::string>& Migrations() {
   static const std::vector<std::string> kMigrations = {
       R"sql(
@@ -85,6 +83,9 @@ void PreparePgServiceStatements(pqxx::connection& c) {
             "UPDATE api_keys SET revoked_at_ms = CASE WHEN revoked_at_ms = 0 THEN $2 "
             "ELSE revoked_at_ms END WHERE key_id = $1 RETURNING 1");
   c.prepare("svc_count_keys", "SELECT COUNT(*) FROM api_keys WHERE revoked_at_ms = 0");
+  const std::string audit_lock = std::to_string(kAuditAppendLockKey);
+  c.prepare("svc_audit_gate_shared", "SELECT pg_advisory_xact_lock_shared(" + audit_lock + ")");
+  c.prepare("svc_audit_gate_exclusive", "SELECT pg_advisory_xact_lock(" + audit_lock + ")");
   c.prepare("svc_append_audit",
             "INSERT INTO audit_log(at_ms, actor, action, target, outcome, detail_json) "
             "VALUES($1,$2,$3,$4,$5,$6) RETURNING seq");

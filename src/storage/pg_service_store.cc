@@ -132,6 +132,7 @@ class PgServiceStore final : public service::ServiceStore {
   StatusOr<int64_t> AppendAudit(const AuditRecord& a) override {
     FACEPAY_RETURN_IF_ERROR(ValidateAudit(a));
     return Run<int64_t>(Retry::kOnlyBeforeBegin, [&](pqxx::work& w) -> StatusOr<int64_t> {
+      w.exec_prepared("svc_audit_gate_shared");  // held to the commit: kAuditAppendLockKey
       return w
           .exec_prepared1("svc_append_audit", a.at_ms, a.actor, a.action, a.target, a.outcome,
                           a.detail_json)[0]
@@ -143,6 +144,10 @@ class PgServiceStore final : public service::ServiceStore {
     FACEPAY_RETURN_IF_ERROR(ValidateAuditQuery(q));
     return Run<std::vector<AuditRecord>>(
         Retry::kAlways, [&](pqxx::work& w) -> StatusOr<std::vector<AuditRecord>> {
+          // Waits for the appends in flight (kAuditAppendLockKey); the next statement's
+          // snapshot then holds every seq below the largest it returns, so paging by seq
+          // never skips a row that commits late.
+          w.exec_prepared("svc_audit_gate_exclusive");
           std::vector<AuditRecord> out;
           for (const auto& r :
                w.exec_prepared("svc_query_audit", q.after_seq, q.action, q.target, q.limit)) {

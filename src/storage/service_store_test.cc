@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
 #include "facepay/storage/ledger_stores.h"
 #include "facepay/storage/service_stores.h"
+#include "pg_service_schema.h"
 #include "test_location.h"
 
 namespace facepay::storage {
@@ -170,6 +172,43 @@ TEST_P(ServiceStoreTest, PagesTheAuditLogBySeqAndFilters) {
   EXPECT_EQ((*both)[0].seq, seqs[4]);
   by_both.after_seq = seqs[4];
   EXPECT_EQ(store_->QueryAudit(by_both)->size(), 1u);
+}
+
+// On PostgreSQL two appends can be in flight at once (several nodes): one that took its seq
+// first may commit last. A reader paging by seq must not see the later seq without the
+// earlier one, or its next page (after the later seq) skips the earlier row for good.
+TEST_P(ServiceStoreTest, AnAuditPageNeverShowsASeqBeforeAnEarlierAppendInFlightCommits) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "SQLite appends one at a time, in seq order";
+  // An append in flight on another node, as PgServiceStore::AppendAudit makes it: the shared
+  // gate lock, then the INSERT (seq taken), not yet committed.
+  pqxx::connection other(place_->location());
+  pqxx::work in_flight(other);
+  in_flight.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(kAuditAppendLockKey) +
+                 ")");
+  const auto early = in_flight
+                         .exec1("INSERT INTO audit_log(at_ms, actor, action, target, outcome,"
+                                " detail_json) VALUES(1, 'k_other', 'passage', 's1', 'ok', '{}')"
+                                " RETURNING seq")[0]
+                         .as<int64_t>();
+  // A later append commits first.
+  auto late = store_->AppendAudit(Audit("payment", "s2"));
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  ASSERT_GT(*late, early);
+
+  std::atomic<bool> committed{false};
+  std::thread commit([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    committed = true;
+    in_flight.commit();
+  });
+  auto page = store_->QueryAudit({});  // waits for the append in flight
+  const bool waited = committed;
+  commit.join();
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(waited) << "the query returned while an earlier append was in flight";
+  std::vector<int64_t> seqs;
+  for (const auto& r : *page) seqs.push_back(r.seq);
+  EXPECT_EQ(seqs, (std::vector<int64_t>{early, *late}));
 }
 
 TEST_P(ServiceStoreTest, RefusesAnAuditLimitOutsideOneToAThousand) {
