@@ -279,13 +279,7 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   StatusOr<std::optional<std::string>> GetTemplateImage(int64_t template_id) override {
-    return Read<std::optional<std::string>>(
-        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<std::string>> {
-          pqxx::result r = w.exec_prepared("bio_get_image", template_id);
-          std::optional<std::string> out;
-          if (!r.empty()) out = Bytes(r[0][0]);
-          return out;
-        });
+    return OptionalBytes("bio_get_image", template_id);
   }
 
   StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
@@ -319,13 +313,7 @@ class PgBiometricStore final : public biometrics::BiometricStore {
   }
 
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return Read<std::optional<std::string>>(
-        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<std::string>> {
-          pqxx::result r = w.exec_prepared("bio_get_meta", key);
-          std::optional<std::string> out;
-          if (!r.empty()) out = Bytes(r[0][0]);
-          return out;
-        });
+    return OptionalBytes("bio_get_meta", key);
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
@@ -416,6 +404,18 @@ class PgBiometricStore final : public biometrics::BiometricStore {
         return Unavailable("store_error", e.what());
       }
     }
+  }
+
+  // The bytes in the first column of `statement`'s row for `key`; nullopt without a row.
+  template <typename Key>
+  StatusOr<std::optional<std::string>> OptionalBytes(const char* statement, const Key& key) {
+    return Read<std::optional<std::string>>(
+        [&](pqxx::transaction_base& w) -> StatusOr<std::optional<std::string>> {
+          pqxx::result r = w.exec_prepared(statement, key);
+          std::optional<std::string> out;
+          if (!r.empty()) out = Bytes(r[0][0]);
+          return out;
+        });
   }
 
   StatusOr<int64_t> ScalarInt(const char* statement) {

@@ -181,14 +181,7 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
 
   StatusOr<std::optional<std::string>> GetTemplateImage(int64_t template_id) override {
     std::lock_guard lock(mu_);
-    FACEPAY_ASSIGN_OR_RETURN(
-        auto st, db_->Prepare("SELECT sealed FROM template_images WHERE template_id = ?"));
-    st.Bind(1, template_id);
-    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-    std::optional<std::string> out;
-    if (row) out = st.Blob(0);
-    st.Reset();
-    return out;
+    return OptionalBlob("SELECT sealed FROM template_images WHERE template_id = ?", template_id);
   }
 
   StatusOr<std::vector<std::pair<int64_t, bool>>> ListSubjectTemplates(
@@ -238,13 +231,7 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
 
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override {
     std::lock_guard lock(mu_);
-    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT value FROM biometric_meta WHERE key=?"));
-    st.Bind(1, key);
-    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-    std::optional<std::string> out;
-    if (row) out = st.Blob(0);
-    st.Reset();
-    return out;
+    return OptionalBlob("SELECT value FROM biometric_meta WHERE key = ?", key);
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
@@ -342,6 +329,18 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
         "INSERT INTO template_changes(op, template_id, subject_id, at_ms) VALUES(?,?,?,?)"));
     return st.Bind(1, op).Bind(2, template_id).Bind(3, subject).Bind(4, at).Run();
+  }
+
+  // The blob in the first column of `sql`'s row for `key`; nullopt without a row. Under mu_.
+  template <typename Key>
+  StatusOr<std::optional<std::string>> OptionalBlob(const char* sql, const Key& key) {
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
+    st.Bind(1, key);
+    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+    std::optional<std::string> out;
+    if (row) out = st.Blob(0);
+    st.Reset();
+    return out;
   }
 
   StatusOr<int64_t> ScalarInt(const std::string& sql) {
