@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <iterator>
+
+#include "facepay/vision/image_decode.h"
 
 namespace facepay::biometrics {
 namespace {
@@ -196,12 +196,8 @@ StatusOr<EnrollResult> EnrollFromImages(const vision::FacePipeline& pipeline, Ga
   return EnrollWith(
       gallery, subject.id, paths,
       [&](size_t i, const vision::AnalyzeOptions& ao) { return pipeline.AnalyzeFile(paths[i], ao); },
-      [&](size_t i) -> StatusOr<std::string> {
-        // Analysed already, so within the decoder's size limit.
-        std::ifstream in(paths[i], std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (!in.good() && !in.eof()) return Internal("io_error", "cannot read " + paths[i]);
-        return bytes;
+      [&](size_t i) {
+        return vision::ReadFileBounded(paths[i], pipeline.options().decode.max_bytes);
       },
       options, EnrollInto(gallery, subject, now_ms));
 }

@@ -1,11 +1,13 @@
 // People and money: subjects (enroll, list, get, add images, erase) and accounts (create, top
 // up, balance, transactions).
 #include <charconv>
+#include <span>
 #include <string_view>
 
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"
+#include "facepay/vision/image_decode.h"
 #include "probe.h"
 #include "service_impl.h"
 
@@ -47,13 +49,12 @@ StatusOr<int64_t> ParseTemplateId(const std::string& text) {
   return id;
 }
 
-// The media type of an image the decoder accepted (JPEG, PNG, BMP, WebP), by its magic bytes.
-std::string ImageContentType(std::string_view b) {
-  if (b.starts_with("\xFF\xD8\xFF")) return "image/jpeg";
-  if (b.starts_with("\x89PNG")) return "image/png";
-  if (b.starts_with("BM")) return "image/bmp";
-  if (b.size() >= 12 && b.starts_with("RIFF") && b.substr(8, 4) == "WEBP") return "image/webp";
-  return "application/octet-stream";
+// The media type of an image the decoder accepted (JPEG, PNG, BMP, WebP).
+std::string ImageContentType(std::string_view b, const vision::DecodeLimits& limits) {
+  auto info = vision::ProbeImage(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), limits);
+  if (!info.ok()) return "application/octet-stream";
+  return std::string("image/") + vision::ImageFormatName(info->format);
 }
 
 // The uploaded face images of an enrolment ("images", also accepted as "frames").
@@ -300,7 +301,7 @@ void Service::Impl::AddPeopleRoutes() {
                     {{"template_id", template_id}});
               if (!image.ok()) return image.status();
               Reply r;
-              r.content_type = ImageContentType(*image);
+              r.content_type = ImageContentType(*image, deps.pipeline->options().decode);
               r.text = std::move(*image);
               return r;
             }});

@@ -113,12 +113,9 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
                                                    " WHERE id > ? ORDER BY id LIMIT ?"));
     st.Bind(1, after_id).Bind(2, static_cast<int64_t>(limit));
     std::vector<Subject> out;
-    for (;;) {
-      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadSubject(st));
-    }
-    st.Reset();
+    FACEPAY_RETURN_IF_ERROR(st.EachRow([&](const SqliteStmt& r) {
+      out.push_back(ReadSubject(r));
+    }));
     return out;
   }
 
@@ -135,12 +132,9 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
       FACEPAY_ASSIGN_OR_RETURN(auto q,
                                db_->Prepare("SELECT id FROM templates WHERE subject_id = ?"));
       q.Bind(1, id);
-      for (;;) {
-        FACEPAY_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        removed.push_back(q.Int(0));
-      }
-      q.Reset();
+      FACEPAY_RETURN_IF_ERROR(q.EachRow([&](const SqliteStmt& r) {
+        removed.push_back(r.Int(0));
+      }));
       for (int64_t t : removed) FACEPAY_RETURN_IF_ERROR(LogChange("remove", t, id, at_ms));
       FACEPAY_ASSIGN_OR_RETURN(auto dt, db_->Prepare("DELETE FROM templates WHERE subject_id = ?"));
       FACEPAY_RETURN_IF_ERROR(dt.Bind(1, id).Run());
@@ -158,12 +152,9 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
     std::lock_guard lock(mu_);
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(std::string(kTemplateColumns) + " ORDER BY id"));
     std::vector<TemplateRecord> out;
-    for (;;) {
-      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadTemplate(st));
-    }
-    st.Reset();
+    FACEPAY_RETURN_IF_ERROR(st.EachRow([&](const SqliteStmt& r) {
+      out.push_back(ReadTemplate(r));
+    }));
     return out;
   }
 
@@ -193,12 +184,9 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
         " WHERE t.subject_id = ? ORDER BY t.id"));
     st.Bind(1, subject_id);
     std::vector<std::pair<int64_t, bool>> out;
-    for (;;) {
-      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.emplace_back(st.Int(0), st.Int(1) != 0);
-    }
-    st.Reset();
+    FACEPAY_RETURN_IF_ERROR(st.EachRow([&](const SqliteStmt& r) {
+      out.emplace_back(r.Int(0), r.Int(1) != 0);
+    }));
     return out;
   }
 
@@ -219,13 +207,10 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
         " ORDER BY seq LIMIT ?"));
     st.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
     std::vector<TemplateChange> out;
-    for (;;) {
-      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back({st.Int(0), st.Text(1) == "add" ? ChangeOp::kAdd : ChangeOp::kRemove,
-                     st.Int(2), st.Text(3)});
-    }
-    st.Reset();
+    FACEPAY_RETURN_IF_ERROR(st.EachRow([&](const SqliteStmt& r) {
+      out.push_back({r.Int(0), r.Text(1) == "add" ? ChangeOp::kAdd : ChangeOp::kRemove,
+                     r.Int(2), r.Text(3)});
+    }));
     return out;
   }
 

@@ -30,6 +30,17 @@ class SqliteStmt {
   StatusOr<bool> Step();
   // Steps to completion, expecting no rows.
   Status Run();
+  // Steps through every row, calling fn(*this) on each, then resets the statement.
+  template <typename Fn>
+  Status EachRow(Fn&& fn) {
+    for (;;) {
+      FACEPAY_ASSIGN_OR_RETURN(bool row, Step());
+      if (!row) break;
+      fn(*this);
+    }
+    Reset();
+    return Status::Ok();
+  }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;

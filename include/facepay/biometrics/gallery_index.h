@@ -9,8 +9,8 @@
 // a first batch too small to train on (fewer than nlist vectors for IVF, fewer than twice the
 // output dimension for a PCA).
 //
-// "PCA128,HNSW32,RFlat": an HNSW graph over a 128-D PCA projection whose whole beam (at least
-// 4 x k candidates) is re-ranked by exact inner product on the full vectors: the large-gallery choice
+// "PCA128,HNSW32,RFlat": an HNSW graph over a 128-D PCA projection whose best max(4 x k, 64)
+// candidates are re-ranked by exact inner product on the full vectors: the large-gallery choice
 // (docs/benchmarks.md). A PCA centres the vectors, which breaks inner-product ranking, so
 // these indexes use L2 inside FAISS (same order on unit vectors); scores are still cosines.
 // The PCA is fitted on the first batch, so that batch must be real face embeddings: on a
