@@ -140,6 +140,12 @@ int BenchSearch(BenchSearchArgs& a) {
                 p.ef_search, p.p50_ms, p.p99_ms, p.cpu_p50_ms, p.cpu_p99_ms, p.qps, r->threads,
                 p.recall_at_1,
                 p.recall_at_1_synthetic, p.recall_at_1_real, p.recall_at_10, p.real_mate_rank1);
+    if (p.faiss) {
+      std::printf("    FAISS search: p50 %.3f ms p99 %.3f ms, %.0f q/s, recall@1 %.4f (real %.4f); "
+                  "facepay's p50 is %.2fx FAISS's\n",
+                  p.faiss->p50_ms, p.faiss->p99_ms, p.faiss->qps, p.faiss->recall_at_1,
+                  p.faiss->recall_at_1_real, p.p50_ms / std::max(p.faiss->p50_ms, 1e-9));
+    }
   }
   return 0;
 }
@@ -197,6 +203,8 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   bs->add_option("--index-cache", ba->opt.index_cache,
                  "Save the built index here, or load it when it was built over the same gallery "
                  "(skips a long build when measuring other efforts)");
+  bs->add_flag("--compare-faiss", ba->opt.compare_faiss,
+               "Also time each effort with FAISS's own HNSW search (the baseline) in this run");
   bs->add_flag("--json", ba->json, "One JSON line on stdout");
   bs->callback([ba, &exit_code] { exit_code = BenchSearch(*ba); });
 }

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "facepay/biometrics/gallery_index.h"
+#include "hnsw_search.h"
 
 namespace facepay::biometrics {
 namespace {
@@ -127,7 +128,7 @@ class FaissGalleryIndex final : public GalleryIndex {
         if (refine != nullptr) {
           SearchRefined(*refine, q, fetch, d, ids);
         } else {
-          index_->search(1, q.data(), fetch, d.data(), ids.data());
+          SearchBase(*index_, q.data(), fetch, d.data(), ids.data());
         }
       } catch (const std::exception& e) {
         return Internal("index_error", e.what());
@@ -153,6 +154,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     ef_search_ = std::clamp(ef, 1, 4096);
     ApplySearchEffort();
   }
+  void set_prefetched_search(bool on) override { prefetched_search_ = on; }
   void set_build_effort(int ef_construction) override {
     ef_construction_ = std::clamp(ef_construction, 1, 4096);
     ApplySearchEffort();
@@ -359,10 +361,18 @@ class FaissGalleryIndex final : public GalleryIndex {
                           static_cast<int64_t>(kRefineFactor) * fetch));
     std::vector<float> bd(static_cast<size_t>(want));
     std::vector<faiss::Index::idx_t> bl(static_cast<size_t>(want));
-    refine.base_index->search(1, q.data(), want, bd.data(), bl.data());
+    SearchBase(*refine.base_index, q.data(), want, bd.data(), bl.data());
     std::vector<std::pair<float, faiss::Index::idx_t>> scored;
     scored.reserve(bl.size());
     const float* xb = flat->get_xb();
+    // Each candidate's full row is a random read: ask for all of them before using the first.
+    for (faiss::Index::idx_t row : bl) {
+      if (row < 0) continue;
+      const auto* p = reinterpret_cast<const char*>(xb + row * dim_);
+      for (size_t off = 0; off < sizeof(float) * static_cast<size_t>(dim_); off += 64) {
+        __builtin_prefetch(p + off);
+      }
+    }
     for (faiss::Index::idx_t row : bl) {
       if (row < 0) continue;
       scored.emplace_back(faiss::fvec_inner_product(q.data(), xb + row * dim_,
@@ -376,6 +386,24 @@ class FaissGalleryIndex final : public GalleryIndex {
       d[i] = i < keep ? scored[i].first : 0.0f;
       ids[i] = i < keep ? scored[i].second : -1;
     }
+  }
+
+  // One query against the searching index (`index` without the re-ranking wrapper): an HNSW
+  // graph, alone or behind a projection, is walked by SearchHnswPrefetched unless the FAISS
+  // search was asked for; everything else is FAISS's own search.
+  void SearchBase(const faiss::Index& index, const float* q, int64_t k, float* d,
+                  faiss::Index::idx_t* ids) const {
+    if (prefetched_search_) {
+      const auto* pre = dynamic_cast<const faiss::IndexPreTransform*>(&index);
+      const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(pre ? pre->index : &index);
+      if (hnsw != nullptr) {
+        const float* x = pre ? pre->apply_chain(1, q) : q;
+        // apply_chain allocates the projected query (new[]) unless the chain is empty.
+        const std::unique_ptr<const float[]> owned(x != q ? x : nullptr);
+        if (SearchHnswPrefetched(*hnsw, x, k, ef_search_, d, ids)) return;
+      }
+    }
+    index.search(1, q, k, d, ids);
   }
 
   // The searching index inside the wrappers a factory string may add: "...,RFlat" (exact
@@ -457,6 +485,7 @@ class FaissGalleryIndex final : public GalleryIndex {
   size_t tombstones_ = 0;
   int ef_search_ = kHnswEfSearch;
   int ef_construction_ = 0;  // 0 = the FAISS default
+  bool prefetched_search_ = true;
 };
 
 }  // namespace

@@ -186,6 +186,59 @@ TEST(GalleryIndexFactory, APcaIndexReturnsEveryRowWhenAskedForMoreCandidatesThan
   for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
 }
 
+// facepay walks HNSW graphs with its own prefetching beam search (hnsw_search.h); FAISS's
+// IndexHNSW::search is the reference. On an inner-product graph over float rows, an L2 graph
+// over 8-bit codes and a projected, re-ranked graph, both must find the exact top-1 about as
+// often, with the exact scores.
+TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
+  std::mt19937 rng(21);
+  std::vector<std::vector<float>> centres;
+  for (int c = 0; c < 30; ++c) centres.push_back(testing::UnitVector(rng));
+  std::vector<int64_t> labels;
+  std::vector<float> data;
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < 3000; ++i) {  // clustered, as faces are
+    vecs.push_back(testing::Near(centres[static_cast<size_t>(i) % centres.size()], rng, 0.5f));
+    labels.push_back(i);
+    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+  }
+  std::vector<std::vector<float>> queries;
+  for (int q = 0; q < 200; ++q) queries.push_back(testing::Near(vecs[static_cast<size_t>(q) * 13], rng, 0.7f));
+  const auto exact_top1 = [&](const std::vector<float>& q) {
+    std::pair<float, int64_t> best{-2.0f, -1};
+    for (size_t i = 0; i < vecs.size(); ++i) {
+      float dot = 0;
+      for (size_t j = 0; j < q.size(); ++j) dot += q[j] * vecs[i][j];
+      best = std::max(best, std::pair<float, int64_t>{dot, static_cast<int64_t>(i)});
+    }
+    return best;
+  };
+  for (const std::string factory : {"HNSW32", "HNSW16_SQ8", "PCA64,HNSW32_SQ8,RFlat"}) {
+    SCOPED_TRACE(factory);
+    auto idx = MakeGalleryIndex(factory, 512);
+    ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+    ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+    (*idx)->set_search_effort(32);
+    int found[2] = {0, 0};  // facepay's walk, FAISS's walk
+    for (const auto& q : queries) {
+      const auto [score, label] = exact_top1(q);
+      for (int faiss = 0; faiss < 2; ++faiss) {
+        (*idx)->set_prefetched_search(faiss == 0);
+        auto hits = (*idx)->Search(q, 10);
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        ASSERT_EQ(hits->size(), 10u);
+        for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
+        if ((*hits)[0].label != label) continue;
+        ++found[faiss];
+        // Scores are cosines: exact for float rows and re-ranked ones, near for 8-bit codes.
+        EXPECT_NEAR((*hits)[0].score, score, factory == "HNSW16_SQ8" ? 0.02 : 1e-4);
+      }
+    }
+    EXPECT_GE(found[0], 180) << "facepay's walk found the exact top-1 for " << found[0] << " of 200";
+    EXPECT_GE(found[0], found[1] - 4) << "FAISS's walk found " << found[1];
+  }
+}
+
 TEST(GalleryIndexFactory, TombstonesAroundAQueryStillLeaveTheKBestLiveRows) {
   auto idx = MakeGalleryIndex("Flat", 512);
   ASSERT_TRUE(idx.ok());

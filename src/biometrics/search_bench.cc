@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -382,8 +383,8 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
     index->set_search_effort(o.ef_search.front());
     FACEPAY_RETURN_IF_ERROR(Throughput(*index, queries, o.queries, dim, o.threads).status());
   }
-  for (int ef : o.ef_search) {
-    if (o.progress) std::cerr << "bench search: queries at effort " << ef << "\n";
+  // One effort measured with the search the index is set to use.
+  const auto measure = [&](int ef) -> StatusOr<SearchBenchPoint> {
     index->set_search_effort(ef);
     SearchBenchPoint p;
     p.ef_search = ef;
@@ -406,6 +407,15 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
       } else {
         hit_real += h1;
         n_real += 1;
+        if (!h1) {
+          const float* qv = queries.data() + q * static_cast<size_t>(dim);
+          const float got =
+              top[q].empty() ? 0.0f
+                             : faiss::fvec_inner_product(
+                                   qv, data.data() + static_cast<size_t>(top[q][0]) * dim,
+                                   static_cast<size_t>(dim));
+          p.real_misses.push_back({gd[q * 10], gd[q * 10 + 1], got});
+        }
       }
       if (kind[q] == QueryKind::kRealMated) mate1 += !top[q].empty() && top[q][0] == mate[q];
       std::unordered_set<int64_t> t(truth, truth + 10);
@@ -418,6 +428,20 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
     p.recall_at_1_synthetic = n_syn > 0 ? hit_syn / n_syn : 1;
     p.recall_at_1_real = n_real > 0 ? hit_real / n_real : 1;
     p.real_mate_rank1 = n_mated ? mate1 / static_cast<double>(n_mated) : 0;
+    return p;
+  };
+  for (int ef : o.ef_search) {
+    if (o.progress) std::cerr << "bench search: queries at effort " << ef << "\n";
+    index->set_prefetched_search(true);
+    FACEPAY_ASSIGN_OR_RETURN(SearchBenchPoint p, measure(ef));
+    if (o.compare_faiss) {
+      // The same effort with FAISS's own graph walk, right after: the baseline in this run.
+      if (o.progress) std::cerr << "bench search: FAISS search at effort " << ef << "\n";
+      index->set_prefetched_search(false);
+      FACEPAY_ASSIGN_OR_RETURN(SearchBenchPoint f, measure(ef));
+      index->set_prefetched_search(true);
+      p.faiss = std::make_shared<SearchBenchPoint>(f);
+    }
     r.points.push_back(p);
   }
   r.peak_rss_mb = PeakRssMb();
@@ -438,7 +462,19 @@ nlohmann::json SearchBenchToJson(const SearchBenchResult& r) {
                       {"recall_at_10", p.recall_at_10},
                       {"recall_at_1_synthetic", p.recall_at_1_synthetic},
                       {"recall_at_1_real", p.recall_at_1_real},
-                      {"real_mate_rank1", p.real_mate_rank1}});
+                      {"real_mate_rank1", p.real_mate_rank1},
+                      {"real_misses", p.real_misses}});
+    if (p.faiss) {
+      const SearchBenchPoint& f = *p.faiss;
+      points.back()["faiss_search"] = {{"p50_ms", f.p50_ms},
+                                       {"p99_ms", f.p99_ms},
+                                       {"cpu_p50_ms", f.cpu_p50_ms},
+                                       {"cpu_p99_ms", f.cpu_p99_ms},
+                                       {"qps", f.qps},
+                                       {"recall_at_1", f.recall_at_1},
+                                       {"recall_at_1_real", f.recall_at_1_real},
+                                       {"real_mate_rank1", f.real_mate_rank1}};
+    }
   }
   return {{"size", r.size},
           {"index", r.factory},

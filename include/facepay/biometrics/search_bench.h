@@ -12,7 +12,9 @@
 // isotropic ("random") or within the face subspace ("face-like").
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,10 @@ struct SearchBenchOptions {
   // synthetic kind, seed, real vector count, efConstruction) loads it instead of building:
   // a million-row graph takes most of an hour to build and seconds to load.
   std::string index_cache;
+  // Also time every effort with FAISS's own HNSW search (IndexHNSW::search) right after
+  // facepay's prefetching one, as the baseline of the same run (GalleryIndex::
+  // set_prefetched_search); the same for other index types.
+  bool compare_faiss = false;
 };
 
 struct SearchBenchPoint {
@@ -57,6 +63,11 @@ struct SearchBenchPoint {
   double recall_at_1_synthetic = 1, recall_at_1_real = 1;
   // Real mated probes whose mate is the rank-1 result (what identification needs).
   double real_mate_rank1 = 0;
+  // Each real probe whose top-1 differs from exact search's: the exact top-1 and top-2 scores
+  // and the score of the top-1 returned (how near a tie each miss is).
+  std::vector<std::array<float, 3>> real_misses;
+  // With compare_faiss: the same effort measured with FAISS's own search.
+  std::shared_ptr<const SearchBenchPoint> faiss;
 };
 
 struct SearchBenchResult {
