@@ -19,7 +19,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "facepay/biometrics/gallery_index.h"
+#include "faiss_gallery_index.h"
+
 #include "hnsw_search.h"
 
 namespace facepay::biometrics {
@@ -497,7 +498,7 @@ static faiss::MetricType MetricFor(const std::string& factory) {
   return factory.rfind("PCA", 0) == 0 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
 }
 
-StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& factory, int dim) {
+StatusOr<std::unique_ptr<GalleryIndex>> MakeFaissGalleryIndex(const std::string& factory, int dim) {
   if (dim <= 0 || factory.empty() || factory.size() > 64) {
     return InvalidArgument("invalid_index_factory", "bad index factory or dimension");
   }
@@ -512,11 +513,11 @@ StatusOr<std::unique_ptr<GalleryIndex>> MakeGalleryIndex(const std::string& fact
   }
 }
 
-StatusOr<std::unique_ptr<GalleryIndex>> DeserializeGalleryIndex(std::string_view blob) {
+StatusOr<std::unique_ptr<GalleryIndex>> DeserializeFaissGalleryIndex(std::string_view blob) {
   return FaissGalleryIndex::Deserialize(blob);
 }
 
-StatusOr<std::unique_ptr<GalleryIndex>> LoadGalleryIndex(const std::string& path) {
+StatusOr<std::unique_ptr<GalleryIndex>> LoadFaissGalleryIndex(const std::string& path) {
   return FaissGalleryIndex::Load(path);
 }
 

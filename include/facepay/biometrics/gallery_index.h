@@ -16,6 +16,12 @@
 // The PCA is fitted on the first batch, so that batch must be real face embeddings: on a
 // gallery of random (isotropic) vectors it keeps noise directions and recall collapses.
 //
+// "Shards<N>:<factory>" (2 <= N <= 64), e.g. "Shards2:PCA128,HNSW32_SQ8,RFlat": N indexes of
+// <factory>, each holding the labels that hash to it (each trains on its own part of the first
+// batch). A search runs on every shard at once, one thread each, and merges their best k, so
+// its latency is one shard's (a graph over N times fewer rows) at the cost of N cores per
+// query. Save writes a manifest at `path` and shard i at `path`.shard<i> (each with .labels).
+//
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
 // fetch a few more than k rows, and 4x more while tombstones leave fewer than k live ones, up
@@ -77,7 +83,8 @@ class GalleryIndex {
   virtual void set_build_effort(int ef_construction) = 0;
   // Rebuilds without tombstones.
   virtual Status Compact() = 0;
-  // Writes `path` (FAISS index) and `path`.labels; Unavailable("snapshot_write_failed").
+  // Writes `path` (FAISS index) and `path`.labels (sharded: see above);
+  // Unavailable("snapshot_write_failed").
   virtual Status Save(const std::string& path) const = 0;
   // The whole index (FAISS bytes + label map) as one blob, for sealed snapshots.
   virtual StatusOr<std::string> Serialize() const = 0;
