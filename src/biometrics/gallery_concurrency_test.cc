@@ -67,7 +67,8 @@ TEST_P(GalleryConcurrency, SearchesStayCorrectWhileEnrollingAndErasing) {
   EXPECT_EQ(*store_->CountSubjects(), static_cast<int64_t>(stable.size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Factories, GalleryConcurrency, ::testing::Values("Flat", "HNSW32"));
+INSTANTIATE_TEST_SUITE_P(Factories, GalleryConcurrency,
+                         ::testing::Values("Flat", "HNSW32", "Shards2:HNSW32"));
 
 }  // namespace
 }  // namespace facepay::biometrics
