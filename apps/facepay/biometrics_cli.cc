@@ -15,7 +15,12 @@ void AddBioOptions(CLI::App* cmd, BioCommon& c) {
   cmd->add_option("--key-file", c.key_file,
                   "Template key file (default data/template.key; $FACEPAY_TEMPLATE_KEY wins)");
   cmd->add_option("--snapshot", c.snapshot, "Gallery index snapshot (default data/gallery.faiss)");
-  cmd->add_option("--index", c.index, "FAISS index factory: Flat | HNSW32 | PCA128,HNSW32,RFlat (large galleries)");
+  cmd->add_option("--index", c.index,
+                  "FAISS index factory: Flat | HNSW32 | PCA128,HNSW48,RFlat (large galleries); "
+                  "Shards<N>: before any of them splits the gallery over N indexes");
+  cmd->add_option("--ef-search", c.ef_search,
+                  "Search effort of an HNSW/IVF index (efSearch / nprobe; default 64)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--models", c.models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
 }
 
@@ -45,6 +50,7 @@ StatusOr<BioContext> OpenBio(const BioCommon& c, bool create_key, bool need_pipe
   }
   biometrics::GalleryOptions go;
   go.index_factory = c.index;
+  go.search_effort = c.ef_search;
   go.model_id = ctx.model_id;
   go.dim = pack->params().embedding_dim;
   go.snapshot_path = c.snapshot;

@@ -18,6 +18,7 @@ struct BioCommon {
   std::string key_file = "data/template.key";
   std::string snapshot = "data/gallery.faiss";
   std::string index = "Flat";
+  int ef_search = 0;  // 0 = the index's default
   std::string models;
 };
 void AddBioOptions(CLI::App* cmd, BioCommon& c);

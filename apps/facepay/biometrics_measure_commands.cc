@@ -182,7 +182,8 @@ void AddBiometricsMeasureCommands(CLI::App& app, int& exit_code) {
   auto ba = std::make_shared<BenchSearchArgs>();
   auto* bs = bench->add_subcommand("search", "Gallery search latency, throughput, recall");
   bs->add_option("--size", ba->opt.size, "Gallery size (10..2000000)")->required();
-  bs->add_option("--index", ba->opt.factory, "FAISS factory: Flat | HNSW32 | PCA128,HNSW32,RFlat | IVF4096,Flat | ...");
+  bs->add_option("--index", ba->opt.factory, "FAISS factory: Flat | HNSW32 | PCA128,HNSW48,RFlat | IVF4096,Flat | ..., "
+                 "optionally behind Shards<N>:");
   bs->add_option("--queries", ba->opt.queries, "Queries (1..100000)");
   bs->add_option("--threads", ba->opt.threads, "Threads for the throughput run");
   bs->add_option("--seed", ba->opt.seed, "Random seed");

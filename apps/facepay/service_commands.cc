@@ -82,6 +82,7 @@ struct ServeArgs {
   std::string terminals;
   std::string models;
   std::string index = "Flat";
+  int ef_search = 0;
   int threads = 8;
   int pipelines = 0;
   double rate = 100;
@@ -144,6 +145,7 @@ int Serve(const ServeArgs& a) {
   bc.key_file = a.where.data + "/template.key";
   bc.snapshot = IsPostgres(loc) ? a.where.data + "/gallery-node.faiss" : a.where.data + "/gallery.faiss";
   bc.index = a.index;
+  bc.ef_search = a.ef_search;
   bc.models = a.models;
   const int instances = ResolveThreads(a.pipelines);
   ConfigureThreads(instances);
@@ -289,9 +291,14 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "config/terminals/demo.json)");
   serve->add_option("--models", sa->models, "Model pack folder (default $FACEPAY_MODELS_DIR)");
   serve->add_option("--index", sa->index,
-                    "Gallery index: Flat (exact, default) | HNSW32 | PCA128,HNSW32,RFlat (large "
+                    "Gallery index: Flat (exact, default) | HNSW32 | PCA128,HNSW48,RFlat (large "
                     "galleries of real faces; fits its projection on the enrolled templates at "
-                    "start-up)");
+                    "start-up); Shards<N>: before any of them splits the gallery over N indexes "
+                    "searched at once");
+  serve->add_option("--ef-search", sa->ef_search,
+                    "Search effort of an HNSW/IVF gallery index (efSearch / nprobe; default 64; "
+                    "~384 for a million templates, docs/benchmarks.md)")
+      ->check(CLI::Range(1, 4096));
   serve->add_option("--threads", sa->threads, "HTTP worker threads (default 8)");
   serve->add_option("--pipelines", sa->pipelines,
                     "Concurrent face analyses (default: one per core)");

@@ -155,6 +155,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     ef_search_ = std::clamp(ef, 1, 4096);
     ApplySearchEffort();
   }
+  int search_effort() const override { return ef_search_; }
   void set_prefetched_search(bool on) override { prefetched_search_ = on; }
   void set_build_effort(int ef_construction) override {
     ef_construction_ = std::clamp(ef_construction, 1, 4096);

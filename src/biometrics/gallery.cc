@@ -121,6 +121,7 @@ Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
   }
   std::unique_lock lock(mu_);
   index_ = std::move(index).value();
+  if (options_.search_effort > 0) index_->set_search_effort(options_.search_effort);
   subject_of_ = std::move(subject_of);
   labels_of_ = std::move(labels_of);
   sequence_ = store_sequence;
@@ -169,6 +170,7 @@ Status Gallery::Rebuild() {
   FACEPAY_RETURN_IF_ERROR(flush());
   std::unique_lock lock(mu_);
   index_ = std::move(index);
+  if (options_.search_effort > 0) index_->set_search_effort(options_.search_effort);
   subject_of_ = std::move(subject_of);
   labels_of_ = std::move(labels_of);
   sequence_ = seq;
@@ -452,6 +454,11 @@ Status Gallery::SaveSnapshot() const {
 bool Gallery::ContainsSubject(const std::string& subject_id) const {
   std::shared_lock lock(mu_);
   return labels_of_.count(subject_id) != 0;
+}
+
+int Gallery::search_effort() const {
+  std::shared_lock lock(mu_);
+  return index_->search_effort();
 }
 
 size_t Gallery::template_count() const {

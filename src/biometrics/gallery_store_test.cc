@@ -147,6 +147,19 @@ TEST_F(GalleryFixture, SnapshotIsUsedWhenCurrentAndRebuiltWhenStale) {
   auto h = OpenGallery(key_, Options("HNSW32"));
   EXPECT_EQ(h->load_report().rebuild_reason, "snapshot_stale");
   EXPECT_EQ(h->template_count(), 1u);
+  EXPECT_EQ(h->search_effort(), 64) << "the index's default";
+  ASSERT_TRUE(h->SaveSnapshot().ok());
+  // The configured search effort holds on a rebuilt index and on one read from a snapshot.
+  auto opts = Options("HNSW32");
+  opts.search_effort = 300;
+  auto from_snapshot = OpenGallery(key_, opts);
+  EXPECT_TRUE(from_snapshot->load_report().from_snapshot);
+  EXPECT_EQ(from_snapshot->search_effort(), 300);
+  from_snapshot.reset();
+  opts.snapshot_path.clear();
+  auto rebuilt = OpenGallery(key_, opts);
+  EXPECT_FALSE(rebuilt->load_report().from_snapshot);
+  EXPECT_EQ(rebuilt->search_effort(), 300);
 }
 
 TEST_F(GalleryFixture, APcaIndexTrainsOnTheStoredTemplatesAndRefusesAnEmptyGallery) {

@@ -119,6 +119,7 @@ class ShardedGalleryIndex final : public GalleryIndex {
   void set_search_effort(int ef) override {
     for (auto& s : shards_) s->set_search_effort(ef);
   }
+  int search_effort() const override { return shards_[0]->search_effort(); }
   void set_prefetched_search(bool on) override {
     for (auto& s : shards_) s->set_prefetched_search(on);
   }

@@ -39,6 +39,9 @@ inline constexpr const char* kKeyCheckMetaKey = "template_key_check";
 
 struct GalleryOptions {
   std::string index_factory = "Flat";
+  // Search effort (HNSW efSearch / IVF nprobe; ignored by Flat); 0 = the index's default (64).
+  // A million-template graph needs ~384 (docs/benchmarks.md).
+  int search_effort = 0;
   std::string model_id;       // embedder model id; templates of other models are not indexed
   int dim = 512;
   std::string snapshot_path;  // "" = no snapshot (always rebuild)
@@ -129,6 +132,7 @@ class Gallery {
   std::vector<int64_t> TemplatesOf(const std::string& subject_id) const;
   bool ContainsSubject(const std::string& subject_id) const;
   size_t template_count() const;
+  int search_effort() const;  // the index's (GalleryOptions::search_effort or its default)
   size_t subject_count() const;
   // Change-log sequence the index reflects (every change <= it has been applied).
   int64_t sequence() const;

@@ -74,6 +74,7 @@ class GalleryIndex {
   virtual const std::string& factory() const = 0;
   // Search effort: HNSW efSearch (default 64) or IVF nprobe (default 64); ignored by Flat.
   virtual void set_search_effort(int ef) = 0;
+  virtual int search_effort() const = 0;
   // HNSW graphs only: true (the default) walks the graph with facepay's beam search, which
   // prefetches each step's rows together (src/biometrics/hnsw_search.h); false uses FAISS's
   // IndexHNSW::search, the baseline `facepay bench search --compare-faiss` times against it.
