@@ -269,6 +269,8 @@ TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
     }
     return best;
   };
+  std::vector<std::pair<float, int64_t>> truth;
+  for (const auto& q : queries) truth.push_back(exact_top1(q));
   for (const std::string factory : {"HNSW32", "HNSW16_SQ8", "PCA64,HNSW32_SQ8,RFlat"}) {
     SCOPED_TRACE(factory);
     auto idx = MakeGalleryIndex(factory, 512);
@@ -276,8 +278,9 @@ TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
     ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
     (*idx)->set_search_effort(32);
     int found[2] = {0, 0};  // facepay's walk, FAISS's walk
-    for (const auto& q : queries) {
-      const auto [score, label] = exact_top1(q);
+    for (size_t qi = 0; qi < queries.size(); ++qi) {
+      const auto& q = queries[qi];
+      const auto [score, label] = truth[qi];
       for (int faiss = 0; faiss < 2; ++faiss) {
         (*idx)->set_prefetched_search(faiss == 0);
         auto hits = (*idx)->Search(q, 10);
