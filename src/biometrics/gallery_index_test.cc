@@ -145,17 +145,13 @@ TEST(GalleryIndexFactory, AShardedGraphFindsTheExactTopOneAndSurvivesASnapshot) 
   auto idx = MakeGalleryIndex("Shards4:PCA64,HNSW32_SQ8,RFlat", 512);
   ASSERT_TRUE(idx.ok()) << idx.status().ToString();
   std::mt19937 rng(33);
-  std::vector<int64_t> labels;
-  std::vector<float> data;
-  std::vector<std::vector<float>> vecs;
+  testing::LabelledBatch b;
   for (int i = 0; i < 2000; ++i) {
-    vecs.push_back(testing::UnitVector(rng));
-    labels.push_back(5000 + i);
-    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+    b.Push(5000 + i, testing::UnitVector(rng));
   }
-  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
-  EXPECT_EQ((*idx)->AddBatch(std::span<const int64_t>(labels.data(), 1),
-                             std::span<const float>(data.data(), 512))
+  ASSERT_TRUE((*idx)->AddBatch(b.labels, b.data).ok());
+  EXPECT_EQ((*idx)->AddBatch(std::span<const int64_t>(b.labels.data(), 1),
+                             std::span<const float>(b.data.data(), 512))
                 .reason(),
             "label_exists");
   EXPECT_EQ((*idx)->size(), 2000u);
@@ -170,7 +166,7 @@ TEST(GalleryIndexFactory, AShardedGraphFindsTheExactTopOneAndSurvivesASnapshot) 
   EXPECT_EQ((*back)->tombstones(), 1u);
   int found = 0;
   for (int i = 0; i < 2000; i += 10) {
-    auto hits = (*back)->Search(testing::Near(vecs[static_cast<size_t>(i)], rng, 0.7f), 5);
+    auto hits = (*back)->Search(testing::Near(b.vecs[static_cast<size_t>(i)], rng, 0.7f), 5);
     ASSERT_TRUE(hits.ok()) << hits.status().ToString();
     ASSERT_EQ(hits->size(), 5u);
     for (size_t h = 1; h < hits->size(); ++h) EXPECT_GE((*hits)[h - 1].score, (*hits)[h].score);
@@ -199,18 +195,14 @@ TEST(GalleryIndexFactory, IvfTrainsOnItsFirstBatchAndRefusesSingleAddsBefore) {
   std::vector<int64_t> few = {1, 2};
   std::vector<float> few_data(2 * 512, 0.04f);
   EXPECT_EQ((*idx)->AddBatch(few, few_data).reason(), "index_untrained") << "fewer than nlist";
-  std::vector<int64_t> labels;
-  std::vector<float> data;
-  std::vector<std::vector<float>> vecs;
+  testing::LabelledBatch b;
   for (int i = 0; i < 400; ++i) {
-    vecs.push_back(testing::UnitVector(rng));
-    labels.push_back(i);
-    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+    b.Push(i, testing::UnitVector(rng));
   }
-  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+  ASSERT_TRUE((*idx)->AddBatch(b.labels, b.data).ok());
   ASSERT_TRUE((*idx)->Add(1000, v).ok());
   (*idx)->set_search_effort(8);  // every list: exact
-  auto hits = (*idx)->Search(vecs[123], 1);
+  auto hits = (*idx)->Search(b.vecs[123], 1);
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ((*hits)[0].label, 123);
 }
@@ -219,22 +211,18 @@ TEST(GalleryIndexFactory, APcaIndexReturnsEveryRowWhenAskedForMoreCandidatesThan
   auto idx = MakeGalleryIndex("PCA64,HNSW32,RFlat", 512);
   ASSERT_TRUE(idx.ok()) << idx.status().ToString();
   std::mt19937 rng(9);
-  std::vector<int64_t> labels;
-  std::vector<float> data;
-  std::vector<std::vector<float>> vecs;
+  testing::LabelledBatch b;
   EXPECT_FALSE((*idx)->trained());
   for (int i = 0; i < 200; ++i) {
-    vecs.push_back(testing::UnitVector(rng));
-    labels.push_back(i);
-    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+    b.Push(i, testing::UnitVector(rng));
   }
-  std::span<const int64_t> few_labels(labels.data(), 100);
-  std::span<const float> few(data.data(), 100 * 512);
+  std::span<const int64_t> few_labels(b.labels.data(), 100);
+  std::span<const float> few(b.data.data(), 100 * 512);
   EXPECT_EQ((*idx)->AddBatch(few_labels, few).reason(), "index_untrained") << "100 < 2 x 64";
-  ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+  ASSERT_TRUE((*idx)->AddBatch(b.labels, b.data).ok());
   EXPECT_TRUE((*idx)->trained());
   // k = 60 asks the projected HNSW for 240 candidates out of 200 rows.
-  auto hits = (*idx)->Search(vecs[42], 60);
+  auto hits = (*idx)->Search(b.vecs[42], 60);
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   ASSERT_EQ(hits->size(), 60u);
   EXPECT_EQ((*hits)[0].label, 42);
@@ -250,21 +238,17 @@ TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
   std::mt19937 rng(21);
   std::vector<std::vector<float>> centres;
   for (int c = 0; c < 30; ++c) centres.push_back(testing::UnitVector(rng));
-  std::vector<int64_t> labels;
-  std::vector<float> data;
-  std::vector<std::vector<float>> vecs;
+  testing::LabelledBatch b;
   for (int i = 0; i < 3000; ++i) {  // clustered, as faces are
-    vecs.push_back(testing::Near(centres[static_cast<size_t>(i) % centres.size()], rng, 0.5f));
-    labels.push_back(i);
-    data.insert(data.end(), vecs.back().begin(), vecs.back().end());
+    b.Push(i, testing::Near(centres[static_cast<size_t>(i) % centres.size()], rng, 0.5f));
   }
   std::vector<std::vector<float>> queries;
-  for (int q = 0; q < 200; ++q) queries.push_back(testing::Near(vecs[static_cast<size_t>(q) * 13], rng, 0.7f));
+  for (size_t q = 0; q < 200; ++q) queries.push_back(testing::Near(b.vecs[q * 13], rng, 0.7f));
   const auto exact_top1 = [&](const std::vector<float>& q) {
     std::pair<float, int64_t> best{-2.0f, -1};
-    for (size_t i = 0; i < vecs.size(); ++i) {
+    for (size_t i = 0; i < b.vecs.size(); ++i) {
       float dot = 0;
-      for (size_t j = 0; j < q.size(); ++j) dot += q[j] * vecs[i][j];
+      for (size_t j = 0; j < q.size(); ++j) dot += q[j] * b.vecs[i][j];
       best = std::max(best, std::pair<float, int64_t>{dot, static_cast<int64_t>(i)});
     }
     return best;
@@ -275,7 +259,7 @@ TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
     SCOPED_TRACE(factory);
     auto idx = MakeGalleryIndex(factory, 512);
     ASSERT_TRUE(idx.ok()) << idx.status().ToString();
-    ASSERT_TRUE((*idx)->AddBatch(labels, data).ok());
+    ASSERT_TRUE((*idx)->AddBatch(b.labels, b.data).ok());
     (*idx)->set_search_effort(32);
     int found[2] = {0, 0};  // facepay's walk, FAISS's walk
     for (size_t qi = 0; qi < queries.size(); ++qi) {

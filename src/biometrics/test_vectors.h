@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace facepay::biometrics::testing {
@@ -32,5 +34,19 @@ inline std::vector<float> Near(const std::vector<float>& v, std::mt19937& rng, f
   for (auto& x : out) x = static_cast<float>(x / std::sqrt(s));
   return out;
 }
+
+// Vectors with their labels, both as GalleryIndex::AddBatch takes them (labels, data) and one
+// by one (vecs).
+struct LabelledBatch {
+  std::vector<int64_t> labels;
+  std::vector<float> data;
+  std::vector<std::vector<float>> vecs;
+
+  void Push(int64_t label, std::vector<float> v) {
+    labels.push_back(label);
+    data.insert(data.end(), v.begin(), v.end());
+    vecs.push_back(std::move(v));
+  }
+};
 
 }  // namespace facepay::biometrics::testing
