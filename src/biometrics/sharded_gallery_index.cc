@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <system_error>
 #include <unordered_set>
 
 #include "faiss_gallery_index.h"
@@ -82,8 +83,15 @@ class ShardedGalleryIndex final : public GalleryIndex {
     // query's latency is one shard's, not the sum.
     std::vector<std::future<StatusOr<std::vector<IndexHit>>>> others;
     for (size_t s = 1; s < shards_.size(); ++s) {
-      others.push_back(std::async(std::launch::async,
-                                  [this, s, q, k] { return shards_[s]->Search(q, k); }));
+      try {
+        others.push_back(std::async(std::launch::async,
+                                    [this, s, q, k] { return shards_[s]->Search(q, k); }));
+      } catch (const std::system_error&) {
+        // No thread to be had (process limit): this shard runs on the calling thread after
+        // shard 0, slower but the same result.
+        others.push_back(std::async(std::launch::deferred,
+                                    [this, s, q, k] { return shards_[s]->Search(q, k); }));
+      }
     }
     auto first = shards_[0]->Search(q, k);
     std::vector<IndexHit> all;
