@@ -369,11 +369,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     const float* xb = flat->get_xb();
     // Each candidate's full row is a random read: ask for all of them before using the first.
     for (faiss::Index::idx_t row : bl) {
-      if (row < 0) continue;
-      const auto* p = reinterpret_cast<const char*>(xb + row * dim_);
-      for (size_t off = 0; off < sizeof(float) * static_cast<size_t>(dim_); off += 64) {
-        __builtin_prefetch(p + off);
-      }
+      if (row >= 0) PrefetchBytes(xb + row * dim_, sizeof(float) * static_cast<size_t>(dim_));
     }
     for (faiss::Index::idx_t row : bl) {
       if (row < 0) continue;

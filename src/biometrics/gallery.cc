@@ -119,12 +119,7 @@ Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
     labels_of[subject].push_back(label);
     subject_of[label] = std::move(subject);
   }
-  std::unique_lock lock(mu_);
-  index_ = std::move(index).value();
-  if (options_.search_effort > 0) index_->set_search_effort(options_.search_effort);
-  subject_of_ = std::move(subject_of);
-  labels_of_ = std::move(labels_of);
-  sequence_ = store_sequence;
+  Install(std::move(index).value(), std::move(subject_of), std::move(labels_of), store_sequence);
   return Status::Ok();
 }
 
@@ -168,13 +163,20 @@ Status Gallery::Rebuild() {
     labels_of[t.subject_id].push_back(t.template_id);
   }
   FACEPAY_RETURN_IF_ERROR(flush());
+  Install(std::move(index), std::move(subject_of), std::move(labels_of), seq);
+  return Status::Ok();
+}
+
+void Gallery::Install(std::unique_ptr<GalleryIndex> index,
+                      std::unordered_map<int64_t, std::string> subject_of,
+                      std::unordered_map<std::string, std::vector<int64_t>> labels_of,
+                      int64_t sequence) {
+  if (options_.search_effort > 0) index->set_search_effort(options_.search_effort);
   std::unique_lock lock(mu_);
   index_ = std::move(index);
-  if (options_.search_effort > 0) index_->set_search_effort(options_.search_effort);
   subject_of_ = std::move(subject_of);
   labels_of_ = std::move(labels_of);
-  sequence_ = seq;
-  return Status::Ok();
+  sequence_ = sequence;
 }
 
 StatusOr<std::vector<TemplateRecord>> Gallery::Seal(const std::string& subject_id,

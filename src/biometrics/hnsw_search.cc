@@ -47,11 +47,6 @@ struct Scratch {
   std::vector<int64_t> fresh;  // one node's unvisited neighbours
 };
 
-void PrefetchBytes(const void* p, size_t bytes) {
-  const auto* c = static_cast<const char*>(p);
-  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
-}
-
 }  // namespace
 
 bool SearchHnswPrefetched(const faiss::IndexHNSW& index, const float* x, int64_t k, int ef,

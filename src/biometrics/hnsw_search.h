@@ -13,6 +13,7 @@
 
 #include <faiss/IndexHNSW.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace facepay::biometrics {
@@ -23,6 +24,12 @@ namespace facepay::biometrics {
 // rows exist). The beam is max(ef, k) wide. Returns false, writing nothing, when the graph's
 // storage is not a flat code array (the caller then uses IndexHNSW::search). Thread-safe for
 // concurrent calls on one index (the visited set is per thread).
+// Asks for the cache lines of [p, p + bytes) without waiting for them.
+inline void PrefetchBytes(const void* p, size_t bytes) {
+  const auto* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+
 bool SearchHnswPrefetched(const faiss::IndexHNSW& index, const float* x, int64_t k, int ef,
                           float* distances, faiss::Index::idx_t* labels);
 

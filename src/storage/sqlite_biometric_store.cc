@@ -321,11 +321,7 @@ class SqliteBiometricStore final : public biometrics::BiometricStore {
   StatusOr<std::optional<std::string>> OptionalBlob(const char* sql, const Key& key) {
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
     st.Bind(1, key);
-    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-    std::optional<std::string> out;
-    if (row) out = st.Blob(0);
-    st.Reset();
-    return out;
+    return st.FirstRow([](const SqliteStmt& r) { return r.Blob(0); });
   }
 
   StatusOr<int64_t> ScalarInt(const std::string& sql) {

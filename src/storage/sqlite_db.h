@@ -30,6 +30,15 @@ class SqliteStmt {
   StatusOr<bool> Step();
   // Steps to completion, expecting no rows.
   Status Run();
+  // Steps once: fn(*this) of the first row, nullopt without one; then resets the statement.
+  template <typename Fn>
+  auto FirstRow(Fn&& fn) -> StatusOr<std::optional<decltype(fn(*this))>> {
+    FACEPAY_ASSIGN_OR_RETURN(bool row, Step());
+    std::optional<decltype(fn(*this))> out;
+    if (row) out = fn(*this);
+    Reset();
+    return out;
+  }
   // Steps through every row, calling fn(*this) on each, then resets the statement.
   template <typename Fn>
   Status EachRow(Fn&& fn) {

@@ -308,11 +308,7 @@ class SqliteServiceStore final : public service::ServiceStore {
   StatusOr<std::optional<std::string>> OneText(const char* sql, const std::string& arg) {
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
     st.Bind(1, arg);
-    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
-    std::optional<std::string> out;
-    if (row) out = st.Text(0);
-    st.Reset();
-    return out;
+    return st.FirstRow([](const SqliteStmt& r) { return r.Text(0); });
   }
 
   StatusOr<std::optional<RequestRecord>> ReadRequestLocked(const std::string& scope,

@@ -146,6 +146,11 @@ class Gallery {
       : store_(store), key_(key), options_(std::move(options)) {}
   Status Rebuild();
   Status TryLoadSnapshot(int64_t store_sequence, std::string* why);
+  // Makes `index` (with its label maps, reflecting the change log up to `sequence`) the one
+  // searched, at options_.search_effort when set.
+  void Install(std::unique_ptr<GalleryIndex> index,
+               std::unordered_map<int64_t, std::string> subject_of,
+               std::unordered_map<std::string, std::vector<int64_t>> labels_of, int64_t sequence);
   std::string SnapshotAd() const;
   // Checks the dimensions and seals each template for `subject_id` under a new id.
   StatusOr<std::vector<TemplateRecord>> Seal(const std::string& subject_id,

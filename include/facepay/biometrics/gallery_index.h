@@ -12,16 +12,18 @@
 // "PCA128,HNSW48,RFlat": an HNSW graph over a 128-D PCA projection whose best max(4 x k, 64)
 // candidates are re-ranked by exact inner product on the full vectors: the large-gallery choice
 // (docs/benchmarks.md: at 1M templates, efSearch 384, p99 3.5 ms for 99.5% recall@1). HNSW
-// graphs are walked by facepay's prefetching beam search (src/biometrics/hnsw_search.h). A PCA centres the vectors, which breaks inner-product ranking, so
-// these indexes use L2 inside FAISS (same order on unit vectors); scores are still cosines.
+// graphs are walked by facepay's prefetching beam search (src/biometrics/hnsw_search.h).
+// A PCA centres the vectors, which breaks inner-product ranking, so these indexes use L2
+// inside FAISS (same order on unit vectors); scores are still cosines.
 // The PCA is fitted on the first batch, so that batch must be real face embeddings: on a
 // gallery of random (isotropic) vectors it keeps noise directions and recall collapses.
 //
-// "Shards<N>:<factory>" (2 <= N <= 64), e.g. "Shards2:PCA128,HNSW32_SQ8,RFlat": N indexes of
+// "Shards<N>:<factory>" (2 <= N <= 64), e.g. "Shards2:PCA128,HNSW48,RFlat": N indexes of
 // <factory>, each holding the labels that hash to it (each trains on its own part of the first
-// batch). A search runs on every shard at once, one thread each, and merges their best k, so
-// its latency is one shard's (a graph over N times fewer rows) at the cost of N cores per
-// query. Save writes a manifest at `path` and shard i at `path`.shard<i> (each with .labels).
+// batch). A search runs on every shard at once (shard 0 on the caller, the others on a thread
+// each, started per query) and merges their best k, at the cost of N cores per query; on two
+// cores one graph had the better tail (docs/benchmarks.md). Save writes a manifest at `path`
+// and shard i at `path`.shard<i> (each with .labels).
 //
 // Removal: FAISS graph indexes cannot delete, so every index type uses one scheme: a removed
 // label becomes a tombstone (its row stays in FAISS but is filtered out of results; searches
