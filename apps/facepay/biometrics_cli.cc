@@ -36,6 +36,7 @@ StatusOr<BioContext> OpenBio(const BioCommon& c, bool create_key, bool need_pipe
   bool created = false;
   FACEPAY_ASSIGN_OR_RETURN(auto key, biometrics::TemplateKey::Resolve(c.key_file, create_key,
                                                                       &created));
+  ctx.second_factor_pepper = key.SecondFactorPepper();
   if (created) {
     std::cerr << "facepay: created template key " << c.key_file
               << " (mode 0600). Back it up: without it no template can be decrypted.\n";

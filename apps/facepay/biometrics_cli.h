@@ -29,6 +29,7 @@ struct BioContext {
   std::unique_ptr<biometrics::Gallery> gallery;
   biometrics::StoredPolicy policy;  // calibrated for model_id, or the defaults
   std::string model_id;
+  std::string second_factor_pepper;  // TemplateKey::SecondFactorPepper() of the key in use
 };
 
 // Opens the store, resolves the template key (creating the key file with 0600 when

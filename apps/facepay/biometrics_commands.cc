@@ -48,18 +48,22 @@ int Enroll(EnrollArgs& a) {
   if (auto st = bio::ValidateDisplayName(s.display_name); !st.ok()) return Fail(st);
   if (!a.phone.empty()) {
     if (auto st = bio::ValidatePhoneLast4(a.phone); !st.ok()) return Fail(st);
-    auto h = bio::HashSecret(a.phone);
+  }
+  if (!a.pin.empty()) {
+    if (auto st = bio::ValidatePin(a.pin); !st.ok()) return Fail(st);
+  }
+  auto ctx = OpenBio(a.c, /*create_key=*/true, /*need_pipeline=*/true);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (!a.phone.empty()) {
+    auto h = bio::HashSecret(a.phone, ctx->second_factor_pepper);
     if (!h.ok()) return Fail(h.status());
     s.phone_last4_hash = *h;
   }
   if (!a.pin.empty()) {
-    if (auto st = bio::ValidatePin(a.pin); !st.ok()) return Fail(st);
-    auto h = bio::HashSecret(a.pin);
+    auto h = bio::HashSecret(a.pin, ctx->second_factor_pepper);
     if (!h.ok()) return Fail(h.status());
     s.pin_hash = *h;
   }
-  auto ctx = OpenBio(a.c, /*create_key=*/true, /*need_pipeline=*/true);
-  if (!ctx.ok()) return Fail(ctx.status());
   a.opt.duplicate_threshold = ctx->policy.thresholds.accept;
   auto r = bio::EnrollFromImages(*ctx->pipeline, *ctx->gallery, s, a.images, a.opt, NowMs());
   if (!r.ok()) return Fail(r.status());
@@ -91,8 +95,9 @@ int Identify(IdentifyArgs& a) {
     auto s = ctx->store->GetSubject(id);
     if (!s.ok() || !s->has_value()) return false;
     // Every factor typed must match (phone digits and/or PIN).
-    return (a.phone.empty() || bio::VerifySecret((*s)->phone_last4_hash, a.phone)) &&
-           (a.pin.empty() || bio::VerifySecret((*s)->pin_hash, a.pin));
+    const std::string& pepper = ctx->second_factor_pepper;
+    return (a.phone.empty() || bio::VerifySecret((*s)->phone_last4_hash, a.phone, pepper)) &&
+           (a.pin.empty() || bio::VerifySecret((*s)->pin_hash, a.pin, pepper));
   };
   const bool with_factor = !a.phone.empty() || !a.pin.empty();
   auto r = bio::IdentifyImage(*ctx->pipeline, *ctx->gallery, ctx->policy.thresholds, a.image, a.k,

@@ -1,9 +1,13 @@
 // facepay: face-biometric payments and ticketing. Wiring only; see commands.h.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // Every file facepay creates (SQLite databases, keys, snapshots) is the owner's alone.
+  umask(0077);
   CLI::App app{"facepay: face-biometric payment and ticketing system"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "facepay 0.1.0");

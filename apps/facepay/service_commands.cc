@@ -33,6 +33,43 @@ bool IsPostgres(const std::string& loc) {
 }
 
 // A 32-byte random secret in a 0600 file, created on first use.
+// The data folder holds the template key, the border key, the databases and the gallery
+// snapshots: anyone who can read it can decrypt templates and try second factors offline.
+// At start-up the folder must be 0700 and its files 0600; looser modes are tightened, each
+// named on stderr, and a folder facepay cannot tighten (another owner) is refused.
+Status SecureDataFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return FailedPrecondition("data_folder_unusable", "cannot create " + dir + ": " + ec.message());
+  const auto tighten = [](const fs::path& p, fs::perms want) -> Status {
+    std::error_code e;
+    const fs::perms have = fs::status(p, e).permissions();
+    if (e) return FailedPrecondition("data_folder_unusable", "cannot stat " + p.string());
+    if ((have & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none) {
+      return Status::Ok();
+    }
+    fs::permissions(p, want, e);
+    if (e) {
+      return FailedPrecondition("data_folder_permissions",
+                                p.string() + " is readable by others and cannot be tightened (" +
+                                    e.message() + "): chmod it yourself");
+    }
+    std::cerr << "facepay: warning: " << p.string() << " was readable by group/others; now "
+              << (want == fs::perms::owner_all ? "0700" : "0600") << "\n";
+    return Status::Ok();
+  };
+  FACEPAY_RETURN_IF_ERROR(tighten(dir, fs::perms::owner_all));
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_symlink()) continue;
+    if (entry.is_regular_file()) {
+      FACEPAY_RETURN_IF_ERROR(tighten(entry.path(), fs::perms::owner_read | fs::perms::owner_write));
+    } else if (entry.is_directory()) {
+      FACEPAY_RETURN_IF_ERROR(tighten(entry.path(), fs::perms::owner_all));
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::string> SecretFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (in) {
@@ -84,6 +121,7 @@ struct ServeArgs {
   std::string index = "Flat";
   int ef_search = 0;
   int threads = 8;
+  int header_timeout_ms = 10'000, request_timeout_ms = 60'000, max_connections = 512;
   int pipelines = 0;
   double rate = 100;
   int follow_ms = 250;
@@ -134,7 +172,8 @@ int Serve(const ServeArgs& a) {
 
   const std::string loc = a.where.Location();
   std::error_code ec;
-  fs::create_directories(a.where.data, ec);
+  if (Status s = SecureDataFolder(a.where.data); !s.ok()) return Fail(s);
+  service::InstallCrashLog();
   auto svc_store = OpenServiceStoreAt(a.where);
   if (!svc_store.ok()) return Fail(svc_store.status());
   auto ledger_store = storage::OpenLedgerStore(loc);
@@ -228,6 +267,9 @@ int Serve(const ServeArgs& a) {
   deps.border_hash_key = *border_key;
   service::ServiceOptions so;
   so.threads = a.threads;
+  so.header_timeout_ms = a.header_timeout_ms;
+  so.request_timeout_ms = a.request_timeout_ms;
+  so.max_connections = a.max_connections;
   so.default_rate_per_s = a.rate;
   so.tls_cert = a.tls_cert;
   so.tls_key = a.tls_key;
@@ -299,7 +341,17 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "Search effort of an HNSW/IVF gallery index (efSearch / nprobe; default 64; "
                     "~384 for a million templates, docs/benchmarks.md)")
       ->check(CLI::Range(1, 4096));
-  serve->add_option("--threads", sa->threads, "HTTP worker threads (default 8)");
+  serve->add_option("--threads", sa->threads,
+                    "Requests handled at once (default 8; each connection has its own thread)");
+  serve->add_option("--header-timeout-ms", sa->header_timeout_ms,
+                    "A request's headers must arrive within this of its first byte (default 10000)")
+      ->check(CLI::Range(100, 600'000));
+  serve->add_option("--request-timeout-ms", sa->request_timeout_ms,
+                    "A request's body must arrive within this of its first byte (default 60000)")
+      ->check(CLI::Range(100, 3'600'000));
+  serve->add_option("--max-connections", sa->max_connections,
+                    "Open connections at most; more get 503 at once (default 512)")
+      ->check(CLI::Range(1, 65'536));
   serve->add_option("--pipelines", sa->pipelines,
                     "Concurrent face analyses (default: one per core)");
   serve->add_option("--rate", sa->rate, "Default per-key rate limit, requests/s (default 100)");

@@ -122,6 +122,17 @@ StatusOr<EnrollResult> EnrollWith(const Gallery& gallery, const std::string& sub
     }
     templates.push_back(std::move(t));
   }
+  if (options.same_subject_score) {
+    for (size_t i : order) {
+      FACEPAY_ASSIGN_OR_RETURN(auto score, options.same_subject_score(embeddings[i]));
+      if (!score || *score < options.same_subject_threshold) {
+        for (size_t j : order) result.images[j].kept = false;
+        result.status = EnrollStatus::kRejected;
+        result.reason = "images_do_not_match_subject";
+        return result;
+      }
+    }
+  }
   // Duplicate check against every OTHER subject, with each kept embedding.
   for (const auto& t : templates) {
     FACEPAY_ASSIGN_OR_RETURN(auto cands, gallery.Search(t.embedding, 2));

@@ -99,6 +99,13 @@ StatusOr<TemplateKey> TemplateKey::Resolve(const std::string& path, bool create,
   return k;
 }
 
+std::string TemplateKey::SecondFactorPepper() const {
+  std::string out(32, '\0');
+  crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(out.data()), out.size(), 1,
+                             "fp2ndfac", key_.data());
+  return out;
+}
+
 std::string TemplateKey::Hex() const {
   std::string out(key_.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), key_.data(), key_.size());

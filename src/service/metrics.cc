@@ -1,5 +1,6 @@
 #include "facepay/service/metrics.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace facepay::service {
@@ -67,10 +68,21 @@ std::string Metrics::Render(const std::vector<Gauge>& gauges) const {
     o << "facepay_decisions_total{flow=\"" << Esc(std::get<0>(k)) << "\",outcome=\""
       << Esc(std::get<1>(k)) << "\",reason=\"" << Esc(std::get<2>(k)) << "\"} " << n << "\n";
   }
+  // One HELP/TYPE per metric family, its samples together (the exposition format refuses a
+  // family described twice): gauges are grouped by name, in first-seen order.
+  std::vector<std::string> families;
   for (const Gauge& g : gauges) {
     const std::string base = g.name.substr(0, g.name.find('{'));
-    o << "# HELP " << base << " " << g.help << "\n# TYPE " << base << " gauge\n"
-      << g.name << " " << g.value << "\n";
+    if (std::find(families.begin(), families.end(), base) == families.end()) families.push_back(base);
+  }
+  for (const std::string& base : families) {
+    bool described = false;
+    for (const Gauge& g : gauges) {
+      if (g.name.substr(0, g.name.find('{')) != base) continue;
+      if (!described) o << "# HELP " << base << " " << g.help << "\n# TYPE " << base << " gauge\n";
+      described = true;
+      o << g.name << " " << g.value << "\n";
+    }
   }
   return o.str();
 }

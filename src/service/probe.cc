@@ -18,12 +18,13 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 
 }  // namespace
 
-nlohmann::json Probe::ToJson() const {
-  return {{"frames", frames},
-          {"face_frames", face_frames},
-          {"liveness", liveness},
-          {"liveness_mode", liveness_mode},
-          {"quality_score", quality_score}};
+nlohmann::json Probe::ToJson(bool scores) const {
+  nlohmann::json j = {{"frames", frames}, {"face_frames", face_frames}, {"liveness_mode", liveness_mode}};
+  if (scores) {
+    j["liveness"] = liveness;
+    j["quality_score"] = quality_score;
+  }
+  return j;
 }
 
 StatusOr<Probe> ProbeFromFrames(const ProbeContext& ctx, const std::vector<std::string>& frames) {

@@ -29,7 +29,9 @@ struct Probe {
   std::string liveness_mode;  // "sequence" | "single_frame" | "edge" | "none"
   float quality_score = 0;
   double analyze_ms = 0;
-  nlohmann::json ToJson() const;
+  // With `scores` false (terminal answers): no liveness probability or quality score, only
+  // counts and the liveness mode.
+  nlohmann::json ToJson(bool scores = true) const;
 };
 
 struct ProbeContext {

@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <cctype>
+#include <cmath>
+#include <unordered_set>
 #include <charconv>
 #include <regex>
 
@@ -37,6 +39,107 @@ StatusOr<std::string> DecodeBase64(std::string_view s) {
   return out;
 }
 
+// Validates a document in one pass without building it: nlohmann's SAX parser keeps its own
+// stack on the heap, so depth is checked before anything recurses.
+class BoundedSax final : public nlohmann::json_sax<json> {
+ public:
+  Status status = Status::Ok();
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override {
+    if (!Open()) return false;
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (!keys_.back().insert(k).second) {
+      status = InvalidArgument("json_duplicate_key",
+                               "the key '" + k.substr(0, 64) + "' appears twice in one object");
+      return false;
+    }
+    return true;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override { return Open(); }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    status = InvalidArgument("malformed_json", "the body is not valid JSON");
+    return false;
+  }
+
+ private:
+  bool Value() {
+    if (++values_ > kMaxJsonValues) {
+      status = InvalidArgument("json_too_large", "the JSON document has more than " +
+                                                     std::to_string(kMaxJsonValues) + " values");
+      return false;
+    }
+    return true;
+  }
+  bool Open() {
+    if (++depth_ > kMaxJsonDepth) {
+      status = InvalidArgument("json_too_deep", "the JSON document nests deeper than " +
+                                                    std::to_string(kMaxJsonDepth) + " levels");
+      return false;
+    }
+    return Value();
+  }
+  int depth_ = 0;
+  size_t values_ = 0;
+  std::vector<std::unordered_set<std::string>> keys_;
+};
+
+enum class FormType { kText, kInteger, kNumber, kBoolean };
+
+FormType FormTypeOf(const std::string& field) {
+  if (field == "amount_minor" || field == "txn_id" || field == "floor_minor" ||
+      field == "daily_limit_minor") {
+    return FormType::kInteger;
+  }
+  if (field == "frame_interval_ms") return FormType::kNumber;
+  if (field == "fuse") return FormType::kBoolean;
+  return FormType::kText;
+}
+
+StatusOr<json> FormValue(const std::string& name, const std::string& text) {
+  const char* b = text.data();
+  const char* e = b + text.size();
+  switch (FormTypeOf(name)) {
+    case FormType::kText: return json(text);
+    case FormType::kInteger: {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec == std::errc() && p == e && !text.empty()) return json(v);
+      break;
+    }
+    case FormType::kNumber: {
+      double v = 0;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec == std::errc() && p == e && !text.empty() && std::isfinite(v)) return json(v);
+      break;
+    }
+    case FormType::kBoolean:
+      if (text == "true" || text == "false") return json(text == "true");
+      break;
+  }
+  return InvalidArgument("invalid_" + name, "form field '" + name + "' is not a valid " +
+                                                (FormTypeOf(name) == FormType::kBoolean
+                                                     ? "boolean"
+                                                     : "number"));
+}
+
 Status AddImage(Input& in, const std::string& field, std::string bytes) {
   size_t total = 0;
   for (const auto& [k, v] : in.images) total += v.size();
@@ -54,6 +157,25 @@ Status AddImage(Input& in, const std::string& field, std::string bytes) {
 
 }  // namespace
 
+StatusOr<json> ParseBoundedJson(std::string_view text, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return InvalidArgument("json_too_large", "the JSON document is larger than " +
+                                                 std::to_string(max_bytes) + " bytes");
+  }
+  BoundedSax sax;
+  try {
+    if (!json::sax_parse(text, &sax) && sax.status.ok()) {
+      return InvalidArgument("malformed_json", "the body is not valid JSON");
+    }
+  } catch (const std::exception&) {
+    return InvalidArgument("malformed_json", "the body is not valid JSON");
+  }
+  FACEPAY_RETURN_IF_ERROR(sax.status);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return InvalidArgument("malformed_json", "the body is not valid JSON");
+  return j;
+}
+
 StatusOr<Input> ReadInput(const httplib::Request& req) {
   Input in;
   const std::string ct = req.get_header_value("Content-Type");
@@ -65,7 +187,10 @@ StatusOr<Input> ReadInput(const httplib::Request& req) {
         if (file.content.size() > 4096) {
           return InvalidArgument("field_too_long", "form field '" + name + "' is too long");
         }
-        in.fields[name] = file.content;
+        if (in.fields.contains(name)) {
+          return InvalidArgument("duplicate_field", "form field '" + name + "' is sent twice");
+        }
+        FACEPAY_ASSIGN_OR_RETURN(in.fields[name], FormValue(name, file.content));
       }
     }
     return in;
@@ -75,8 +200,7 @@ StatusOr<Input> ReadInput(const httplib::Request& req) {
                            "send application/json or multipart/form-data");
   }
   if (req.body.empty()) return InvalidArgument("empty_body", "the request body is empty");
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) return InvalidArgument("malformed_json", "the body is not valid JSON");
+  FACEPAY_ASSIGN_OR_RETURN(json j, ParseBoundedJson(req.body, req.body.size()));
   if (!j.is_object()) return InvalidArgument("malformed_json", "the body must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!IsImageField(it.key())) {
@@ -139,15 +263,7 @@ StatusOr<int64_t> RequiredAmount(const json& o, const char* key) {
   if (!o.contains(key)) return InvalidArgument("missing_amount", std::string("'") + key + "' is required");
   const json& v = o[key];
   int64_t amount = 0;
-  if (v.is_number_integer()) {
-    amount = v.get<int64_t>();
-  } else if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), amount);
-    if (ec != std::errc() || p != s.data() + s.size()) amount = 0;
-  } else {
-    amount = 0;
-  }
+  if (v.is_number_integer()) amount = v.get<int64_t>();
   if (amount <= 0 || amount > 1'000'000'000'000LL) {
     return InvalidArgument("invalid_amount", std::string("'") + key +
                                                  "' must be a positive integer in minor units");

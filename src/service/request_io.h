@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <httplib.h>
@@ -22,8 +23,20 @@ struct Input {
   std::map<std::string, std::vector<std::string>> images;
 };
 
+inline constexpr int kMaxJsonDepth = 16;         // nesting of objects and arrays
+inline constexpr size_t kMaxJsonValues = 20'000;  // scalars + containers in one document
+
+// Parses a JSON document with every dimension bounded before a tree is built (the tree code
+// recurses: 100,000 nested objects overflowed the stack). Refuses: json_too_large (over
+// `max_bytes` or kMaxJsonValues values), json_too_deep (past kMaxJsonDepth),
+// json_duplicate_key (one object naming a key twice: no "last one wins"), malformed_json.
+StatusOr<nlohmann::json> ParseBoundedJson(std::string_view text, size_t max_bytes);
+
 // Content types: application/json or multipart/form-data, else 415 unsupported_media_type;
-// empty_body, malformed_json, invalid_base64, too_many_images, image_too_large.
+// empty_body, the ParseBoundedJson reasons, invalid_base64, too_many_images, image_too_large;
+// duplicate_field (a form field twice). Form fields are text: the API's numeric and boolean
+// fields (amount_minor, txn_id, floor_minor, daily_limit_minor, frame_interval_ms, fuse) are
+// converted here, strictly (invalid_<field>), so that the accessors below see one JSON type.
 StatusOr<Input> ReadInput(const httplib::Request& req);
 
 // Field accessors with typed, bounded checks (reason invalid_<field> / missing_<field>).
@@ -31,7 +44,7 @@ StatusOr<std::string> RequiredString(const nlohmann::json& o, const char* key, s
 StatusOr<std::string> OptionalString(const nlohmann::json& o, const char* key, size_t max_len);
 // [A-Za-z0-9_.:-]{1,128}: event ids, order ids, account ids.
 StatusOr<std::string> RequiredId(const nlohmann::json& o, const char* key);
-// Positive int64 amount (JSON integer, or a decimal string from a form): invalid_amount.
+// Positive int64 amount, a JSON integer (a string is refused): invalid_amount.
 StatusOr<int64_t> RequiredAmount(const nlohmann::json& o, const char* key);
 // Paging: limit 1..1000 (default 100) from the query string; invalid_limit.
 StatusOr<int> QueryLimit(const httplib::Request& req);

@@ -68,18 +68,25 @@ json OpenApi(const std::vector<RouteSpec>& routes) {
 }  // namespace
 
 void Service::Impl::AddAdminRoutes() {
-  Register({"GET", "/healthz", {}, TerminalKind::kNone, "Liveness of the server and its stores",
-            [this](Call&) -> StatusOr<Reply> {
-              json j = {{"status", "ok"},
-                        {"store", deps.store->Backend()},
-                        {"gallery_templates", deps.gallery->template_count()}};
-              auto seq = deps.bio_store->LatestSequence();
-              if (!seq.ok()) {
-                return Unavailable("store_unavailable", "the biometric store does not answer");
-              }
-              j["change_log_sequence"] = *seq;
-              return Reply{200, j};
-            }});
+  // Liveness: the process answers (a supervisor restarts it when this fails). Readiness: it
+  // can do its work now, i.e. both stores answer and the service store can commit (a locked
+  // SQLite file or a read-only PostgreSQL makes it unready: a load balancer sends elsewhere).
+  Register({"GET", "/healthz/live", {}, TerminalKind::kNone, "Liveness: the server answers",
+            [](Call&) -> StatusOr<Reply> { return Reply{200, json{{"status", "ok"}}}; }});
+  auto ready = [this](Call&) -> StatusOr<Reply> {
+    json j = {{"status", "ok"},
+              {"store", deps.store->Backend()},
+              {"gallery_templates", deps.gallery->template_count()}};
+    auto seq = deps.bio_store->LatestSequence();
+    if (!seq.ok()) return Unavailable("store_unavailable", "the biometric store does not answer");
+    j["change_log_sequence"] = *seq;
+    Status w = deps.store->CheckWritable();
+    if (!w.ok()) return Unavailable("store_not_writable", "the store cannot commit: " + std::string(w.message()));
+    return Reply{200, j};
+  };
+  Register({"GET", "/healthz/ready", {}, TerminalKind::kNone,
+            "Readiness: the stores answer and can commit", ready});
+  Register({"GET", "/healthz", {}, TerminalKind::kNone, "Readiness (as /healthz/ready)", ready});
   Register({"GET", "/v1/openapi.json", {}, TerminalKind::kNone, "This OpenAPI document",
             [this](Call&) -> StatusOr<Reply> { return Reply{200, OpenApi(routes)}; }});
   Register({"GET", "/metrics", {Role::kAuditor}, TerminalKind::kNone,

@@ -19,15 +19,7 @@ using nlohmann::json;
 StatusOr<int64_t> OptionalInt(const json& o, const char* key, int64_t def) {
   if (!o.contains(key)) return def;
   const json& v = o[key];
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_string()) {
-    try {
-      size_t used = 0;
-      const int64_t x = std::stoll(v.get<std::string>(), &used);
-      if (used == v.get<std::string>().size()) return x;
-    } catch (const std::exception&) {
-    }
-  }
+  if (v.is_number_integer()) return v.get<int64_t>();  // forms are converted by ReadInput
   return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be an integer");
 }
 
@@ -35,7 +27,6 @@ StatusOr<bool> OptionalBool(const json& o, const char* key) {
   if (!o.contains(key)) return false;
   const json& v = o[key];
   if (v.is_boolean()) return v.get<bool>();
-  if (v.is_string() && (v == "true" || v == "false")) return v == "true";
   return InvalidArgument(std::string("invalid_") + key, std::string("'") + key + "' must be a boolean");
 }
 
@@ -85,9 +76,11 @@ int EnrollReplyCode(const biometrics::EnrollResult& r, json& body, json& detail)
     detail["duplicate_of"] = r.duplicate_of;
     detail["duplicate_score"] = r.duplicate_score;
   }
-  body["error"] = {{"code", r.reason},
-                   {"message", duplicate ? "this face is already enrolled as another subject"
-                                         : "no image passed the quality and liveness checks"}};
+  const char* message = duplicate ? "this face is already enrolled as another subject"
+                        : r.reason == "images_do_not_match_subject"
+                            ? "these images do not show the enrolled person"
+                            : "no image passed the quality and liveness checks";
+  body["error"] = {{"code", r.reason}, {"message", message}};
   return duplicate ? 409 : 422;
 }
 
@@ -159,12 +152,12 @@ void Service::Impl::AddPeopleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(std::string phone, OptionalString(f, "phone_last4", 4));
               if (!phone.empty()) {
                 FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePhoneLast4(phone));
-                FACEPAY_ASSIGN_OR_RETURN(s.phone_last4_hash, biometrics::HashSecret(phone));
+                FACEPAY_ASSIGN_OR_RETURN(s.phone_last4_hash, biometrics::HashSecret(phone, deps.template_key->SecondFactorPepper()));
               }
               FACEPAY_ASSIGN_OR_RETURN(std::string pin, OptionalString(f, "pin", 8));
               if (!pin.empty()) {
                 FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePin(pin));
-                FACEPAY_ASSIGN_OR_RETURN(s.pin_hash, biometrics::HashSecret(pin));
+                FACEPAY_ASSIGN_OR_RETURN(s.pin_hash, biometrics::HashSecret(pin, deps.template_key->SecondFactorPepper()));
               }
               FACEPAY_ASSIGN_OR_RETURN(std::string account, OptionalString(f, "account_id", 128));
               if (!account.empty()) {
@@ -243,6 +236,10 @@ void Service::Impl::AddPeopleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(auto refused,
                                        JudgeEnrollmentBurst(c, in, "add_images", id, eo, liveness));
               if (refused) return *refused;
+              eo.same_subject_threshold = options.verify_threshold;
+              eo.same_subject_score = [this, &id](const vision::Embedding& e) {
+                return Verify(id, e);
+              };
               FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::AddImagesFromBytes(
                                                    *deps.pipeline, *deps.gallery, id, images, eo,
                                                    c.now_ms));

@@ -8,6 +8,7 @@
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/payments/result_json.h"
 #include "facepay/vision/image_decode.h"
+#include "factor_budget.h"
 #include "service_impl.h"
 
 namespace facepay::service {
@@ -84,7 +85,8 @@ void Service::Impl::AddTerminalRoutes() {
     if (replay) return std::move(*replay);
     FACEPAY_ASSIGN_OR_RETURN(Probe probe, ProbeOf(in, cnn_offset, allow_template));
     FACEPAY_ASSIGN_OR_RETURN(Identification id, Identify(std::move(probe)));
-    json body = {{"decision", DecisionJson(id.decision)}, {"probe", id.probe.ToJson()}};
+    json body = {{"decision", DecisionJson(id.decision, c.SeesScores())},
+                 {"probe", id.probe.ToJson(c.SeesScores())}};
     json timings = IdentificationTimings(id);
     json audit = {{"key", key},
                   {"decision", DecisionJson(id.decision)},
@@ -135,27 +137,50 @@ void Service::Impl::AddTerminalRoutes() {
     if (!peek || peek->terminal != c.terminal || peek->kind != "step_up:" + flow) {
       return NotFound("challenge_not_found", "no such challenge at this terminal");
     }
+    // Budgets across challenges (factor_budget.h): this key's, then each candidate's. A
+    // candidate whose budget is spent cannot be reached by any code until its lockout ends.
+    const std::string key_scope = KeyScope(c.Actor());
+    FACEPAY_ASSIGN_OR_RETURN(bool key_locked, Locked(key_scope, c.now_ms));
+    if (key_locked) {
+      return ResourceExhausted("second_factor_locked",
+                               "too many wrong codes at this terminal; ask staff for help");
+    }
+    json peek_payload = json::parse(peek->payload_json, nullptr, false);
+    if (peek_payload.is_discarded()) return DataLoss("bad_challenge", "stored challenge is not JSON");
+    std::vector<biometrics::Candidate> cands;
+    for (const auto& x : CandidatesFrom(peek_payload.at("candidates"))) {
+      FACEPAY_ASSIGN_OR_RETURN(bool locked, Locked(SubjectScope(x.subject_id), c.now_ms));
+      if (!locked) cands.push_back(x);
+    }
+    if (cands.empty()) {
+      Audit(c, flow + "_step_up", "", "locked", {{"challenge", cid}});
+      return ResourceExhausted("second_factor_locked",
+                               "too many wrong codes for this person; ask staff for help");
+    }
     FACEPAY_ASSIGN_OR_RETURN(Challenge ch, deps.store->TakeChallengeAttempt(cid, c.now_ms, false));
     json payload = json::parse(ch.payload_json, nullptr, false);
     if (payload.is_discarded()) return DataLoss("bad_challenge", "stored challenge is not JSON");
-    auto cands = CandidatesFrom(payload.at("candidates"));
     std::function<bool(const std::string&)> matches = [&](const std::string& subject) {
       auto s = deps.bio_store->GetSubject(subject);
       if (!s.ok() || !*s) return false;  // erased since
-      return phone.empty() ? biometrics::VerifySecret((*s)->pin_hash, pin)
-                           : biometrics::VerifySecret((*s)->phone_last4_hash, phone);
+      const std::string pepper = deps.template_key->SecondFactorPepper();
+      return phone.empty() ? biometrics::VerifySecret((*s)->pin_hash, pin, pepper)
+                           : biometrics::VerifySecret((*s)->phone_last4_hash, phone, pepper);
     };
     const biometrics::Decision d = biometrics::DecideWithSecondFactor(
         biometrics::ProbeState::kOk, cands, deps.policy.thresholds, matches);
-    json body = {{"decision", DecisionJson(d)}, {"challenge_id", cid}};
+    json body = {{"decision", DecisionJson(d, c.SeesScores())}, {"challenge_id", cid}};
     json audit = {{"challenge", cid}, {"factor", phone.empty() ? "pin" : "phone_last4"},
                   {"decision", DecisionJson(d)}};
     if (d.outcome == Outcome::kAccept) {
+      CountSuccess(c, SubjectScope(d.subject_id));
       FACEPAY_RETURN_IF_ERROR(deps.store->MarkChallengeUsed(cid));
       FACEPAY_ASSIGN_OR_RETURN(json settled, (*settle)(c, d.subject_id, payload.at("request")));
       body["settlement"] = settled;
       audit["settlement"] = settled;
     } else {
+      for (const auto& x : cands) CountFailure(c, SubjectScope(x.subject_id), false);
+      CountFailure(c, key_scope, true);
       body["attempts_left"] = std::max(0, ch.attempts_left - 1);
     }
     metrics.CountDecision(flow + "_step_up", biometrics::OutcomeName(d.outcome),
@@ -171,8 +196,19 @@ void Service::Impl::AddTerminalRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
               FACEPAY_ASSIGN_OR_RETURN(std::string event, RequiredId(in.fields, "event_id"));
               const GateConfig& g = deps.terminals.gates.at(c.terminal);
+              if (in.fields.contains("template")) {
+                // A template comes with the gate's own liveness verdict: only gates the
+                // operator declared as edge gates may send one, at their own rate.
+                if (!g.edge) {
+                  return PermissionDenied("not_an_edge_gate",
+                                          "gate " + g.id + " is not an edge gate: send camera frames");
+                }
+                if (!edge_limiter->Allow("edge:" + g.id, g.edge_rate_per_s)) {
+                  return ResourceExhausted("rate_limited", "too many template passages at this gate");
+                }
+              }
               return identify_and_settle(c, in, "passage:" + c.terminal, event,
-                                         {{"event_id", event}}, g.cnn_logit_offset, true,
+                                         {{"event_id", event}}, g.cnn_logit_offset, g.edge,
                                          "passage", settle_gate);
             }});
   Register({"POST", "/v1/gates/{gate}/passages/{challenge}/step-up", {Role::kGate},
@@ -232,8 +268,17 @@ void Service::Impl::AddTerminalRoutes() {
               if (!subject) {
                 return NotFound("no_enrolled_subject", "no face is enrolled for this account");
               }
+              // 1:1 against a named account is a guess: budgeted per account and per key.
+              const std::string account_scope = AccountScope(a.id);
+              const std::string key_scope = KeyScope(c.Actor());
+              FACEPAY_ASSIGN_OR_RETURN(bool account_locked, Locked(account_scope, c.now_ms));
+              FACEPAY_ASSIGN_OR_RETURN(bool key_locked, Locked(key_scope, c.now_ms));
+              if (account_locked || key_locked) {
+                return ResourceExhausted("verification_locked",
+                                         "too many failed face checks; ask the bank for help");
+              }
               FACEPAY_ASSIGN_OR_RETURN(Probe probe, ProbeOf(in, 0, false));
-              json body = {{"account_id", a.id}, {"probe", probe.ToJson()}, {"verified", false}};
+              json body = {{"account_id", a.id}, {"probe", probe.ToJson(true)}, {"verified", false}};
               if (probe.state != biometrics::ProbeState::kOk) {
                 body["reason"] = biometrics::RejectReasonName(
                     biometrics::Decide(probe.state, {}, deps.policy.thresholds).reason);
@@ -257,9 +302,20 @@ void Service::Impl::AddTerminalRoutes() {
                   body["reason"] = "no_match";
                 }
               }
+              if (body["verified"]) {
+                CountSuccess(c, account_scope);
+              } else if (body.value("reason", "") == "no_match") {
+                CountFailure(c, account_scope, false);
+                CountFailure(c, key_scope, true);
+              }
               metrics.CountDecision("atm_verify", body["verified"] ? "accept" : "reject",
                                     body.value("reason", ""));
               Audit(c, "atm_verify", a.id, body["verified"] ? "accept" : "reject", body);
+              if (!c.SeesScores()) {
+                body.erase("score");
+                body.erase("threshold");
+                body["probe"] = probe.ToJson(false);
+              }
               return Reply{200, body};
             }});
   Register({"POST", "/v1/atms/{atm}/withdrawals", {Role::kAtm}, TerminalKind::kAtm,
@@ -315,7 +371,7 @@ void Service::Impl::AddTerminalRoutes() {
                                std::span<const uint8_t>(
                                    reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
                                ao));
-              json body = {{"probe", probe.ToJson()}};
+              json body = {{"probe", probe.ToJson(true)}};
               std::string decision = "referred";
               std::string reason;
               if (probe.state != biometrics::ProbeState::kOk) {
@@ -356,6 +412,15 @@ void Service::Impl::AddTerminalRoutes() {
               json audit = body;
               audit["doc_hash"] = crossing.doc_hash;
               Audit(c, "border_check", crossing.doc_hash, decision, audit);
+              if (!c.SeesScores()) {
+                body["probe"] = probe.ToJson(false);
+                if (body.contains("face_match")) body["face_match"] = {{"match", body["face_match"]["match"]}};
+                if (body.contains("watchlist")) {
+                  json hits = json::array();
+                  for (const auto& h : body["watchlist"]["hits"]) hits.push_back({{"subject_id", h["subject_id"]}});
+                  body["watchlist"] = {{"hits", hits}};
+                }
+              }
               return Reply{200, body};
             }});
   Register({"POST", "/v1/watchlist", {Role::kAdmin}, TerminalKind::kNone,

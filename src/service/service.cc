@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <regex>
 
 #include "facepay/service/http_status.h"
 #include "facepay/storage/biometric_stores.h"
+#include "factor_budget.h"
+#include "http_server.h"
 #include "service_impl.h"
 
 namespace facepay::service {
@@ -96,12 +99,13 @@ std::string Fingerprint(const json& fields, const Input& in) {
   return hex;
 }
 
-json DecisionJson(const biometrics::Decision& d) {
-  json j = {{"outcome", biometrics::OutcomeName(d.outcome)},
-            {"score", d.score},
-            {"margin", d.margin},
-            {"rule", d.rule},
-            {"second_factor", d.second_factor}};
+json DecisionJson(const biometrics::Decision& d, bool scores) {
+  json j = {{"outcome", biometrics::OutcomeName(d.outcome)}, {"second_factor", d.second_factor}};
+  if (scores) {
+    j["score"] = d.score;
+    j["margin"] = d.margin;
+    j["rule"] = d.rule;
+  }
   if (d.outcome == biometrics::Outcome::kReject) j["reason"] = biometrics::RejectReasonName(d.reason);
   if (d.outcome == biometrics::Outcome::kAccept) j["subject_id"] = d.subject_id;
   return j;
@@ -147,10 +151,17 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
     }
     impl->server = std::move(ssl);
   } else {
-    impl->server = std::make_unique<httplib::Server>();
+    ConnectionLimits limits;
+    limits.header_timeout_ms = options.header_timeout_ms;
+    limits.request_timeout_ms = options.request_timeout_ms;
+    limits.max_body_bytes = options.max_body_bytes;
+    limits.max_connections = options.max_connections;
+    impl->server = std::make_unique<HardenedServer>(limits);
   }
+  impl->handler_slots = std::make_unique<std::counting_semaphore<>>(std::max(1, options.threads));
   impl->auth = std::make_unique<Authenticator>(*impl->deps.store);
   impl->limiter = std::make_unique<RateLimiter>(options.default_rate_per_s);
+  impl->edge_limiter = std::make_unique<RateLimiter>(options.default_rate_per_s);
   impl->transit =
       std::make_unique<payments::TransitService>(*impl->deps.ledger, impl->deps.terminals.fares);
   impl->border_log = std::make_unique<payments::BorderLog>(
@@ -183,14 +194,50 @@ void Service::Impl::Install() {
   AddAdminRoutes();
   AddPeopleRoutes();
   AddTerminalRoutes();
-  const int threads = std::max(1, options.threads);
-  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Connections get their own threads (a slow client holds only its own); handlers are
+  // bounded by handler_slots.
+  const size_t connection_threads = static_cast<size_t>(std::max(1, options.max_connections)) + 16;
+  server->new_task_queue = [connection_threads] { return NewConnectionThreads(connection_threads); };
   server->set_payload_max_length(options.max_body_bytes);
-  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add
-  // ~40 ms to every other response on a keep-alive connection.
   server->set_tcp_nodelay(true);
-  server->set_read_timeout(30, 0);
+  server->set_read_timeout(5, 0);
   server->set_write_timeout(30, 0);
+  // After the headers, before the body: the body deadline starts, framing is checked.
+  server->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    HardenedServer::BeginBody();
+    res.set_header("X-Request-Id", CurrentRequest().request_id);
+    const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (has_body_method && !req.has_header("Content-Length") &&
+        req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
+      CurrentRequest().close_connection = true;
+      res.status = 411;
+      res.set_header("Connection", "close");
+      res.set_content(ErrorJson(InvalidArgument("length_required",
+                                                "send Content-Length or a chunked body"))
+                          .dump(),
+                      "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  if (options.access_log) {
+    server->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      const RequestTrace& t = CurrentRequest();
+      const double ms =
+          std::chrono::duration<double, std::milli>(SteadyClock::now() - t.started).count();
+      // No query string, no headers, no body: nothing secret or biometric reaches the log.
+      json line = {{"request_id", t.request_id}, {"method", req.method},
+                   {"route", t.route},           {"status", res.status},
+                   {"key_id", t.key_id.empty() ? json(nullptr) : json(t.key_id)},
+                   {"ms", std::round(ms * 10) / 10},
+                   {"bytes_in", req.body.size()}, {"remote", req.remote_addr}};
+      if (res.status >= 500) {
+        spdlog::error("access {}", line.dump());
+      } else {
+        spdlog::info("access {}", line.dump());
+      }
+    });
+  }
   for (const RouteSpec& spec : routes) {
     const RouteSpec* s = &spec;
     auto fn = [this, s](const httplib::Request& req, httplib::Response& res) {
@@ -212,20 +259,27 @@ void Service::Impl::Install() {
     try {
       if (ep) std::rethrow_exception(ep);
     } catch (const std::exception& e) {
-      spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
+      spdlog::error("request {}: unhandled exception on {} {}: {}", CurrentRequest().request_id,
+                    req.method, req.path, e.what());
     } catch (...) {
-      spdlog::error("unhandled exception on {} {}", req.method, req.path);
+      spdlog::error("request {}: unhandled exception on {} {}", CurrentRequest().request_id,
+                    req.method, req.path);
     }
     res.status = 500;
-    res.set_content(ErrorJson(Internal("internal", "")).dump(), "application/json");
+    res.set_content(ErrorJson(Internal("internal", "request " + CurrentRequest().request_id)).dump(),
+                    "application/json");
     metrics.ObserveRequest(req.method, "unhandled", 500, 0);
   });
   server->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Only reached for errors httplib raises itself (no route, payload too large...).
     if (!res.body.empty()) return;
+    const RequestTrace& t = CurrentRequest();
+    if (t.body_over_limit) res.status = 413;  // a chunked body outgrew the limit
+    if (t.body_timed_out && !t.body_over_limit) res.status = 408;
     Status s = res.status == 404   ? NotFound("no_such_route", "no route " + req.method + " " + req.path)
                : res.status == 413 ? InvalidArgument("payload_too_large", "the request body is too large")
                : res.status == 405 ? InvalidArgument("method_not_allowed", "method not allowed")
+               : res.status == 408 ? InvalidArgument("request_timeout", "the request took too long to arrive")
                                    : InvalidArgument("bad_request", "the request is malformed");
     const int code = res.status;
     res.set_content(ErrorJson(s).dump(), "application/json");
@@ -237,6 +291,8 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
   const auto t0 = SteadyClock::now();
   Call call{req, std::nullopt, "", deps.clock->NowMs()};
   Reply reply;
+  RequestTrace& trace = CurrentRequest();
+  trace.route = spec.path;
   auto run = [&]() -> StatusOr<Reply> {
     if (!spec.roles.empty()) {
       std::string header = req.get_header_value("Authorization");
@@ -261,6 +317,7 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
       if (!limiter->Allow(p.key_id, p.rate_per_s)) {
         return ResourceExhausted("rate_limited", "too many requests for this key; slow down");
       }
+      trace.key_id = p.key_id;
       call.who = std::move(p);
     }
     if (spec.terminal != TerminalKind::kNone &&
@@ -270,6 +327,12 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
                           "'");
     }
     call.terminal = call.Param(1);
+    if (spec.roles.empty()) return spec.handler(call);  // health, OpenAPI: never queued
+    handler_slots->acquire();
+    struct Release {
+      std::counting_semaphore<>& s;
+      ~Release() { s.release(); }
+    } release{*handler_slots};
     return spec.handler(call);
   };
   try {
@@ -278,13 +341,15 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
       reply = std::move(*r);
     } else {
       if (HttpStatusOf(r.status()) >= 500) {
-        spdlog::error("{} {}: {}", req.method, req.path, r.status().ToString());
+        spdlog::error("request {}: {} {}: {}", trace.request_id, req.method, req.path,
+                      r.status().ToString());
       }
       reply = ErrorReply(r.status());
     }
   } catch (const std::exception& e) {
-    spdlog::error("{} {}: exception: {}", req.method, req.path, e.what());
-    reply = ErrorReply(Internal("internal", e.what()));
+    spdlog::error("request {}: {} {}: exception: {}", trace.request_id, req.method, req.path,
+                  e.what());
+    reply = ErrorReply(Internal("internal", "request " + trace.request_id));
   }
   metrics.ObserveRequest(spec.method, spec.path, reply.status, MsSince(t0) / 1000.0);
   return reply;
@@ -354,6 +419,37 @@ StatusOr<std::optional<float>> Service::Impl::Verify(const std::string& subject_
     if (!best || s > *best) best = s;
   }
   return best;
+}
+
+StatusOr<bool> Service::Impl::Locked(const std::string& scope, int64_t now_ms) const {
+  FACEPAY_ASSIGN_OR_RETURN(FactorBudget b, deps.store->GetFactorBudget(scope));
+  return IsLocked(b, now_ms);
+}
+
+void Service::Impl::CountFailure(const Call& c, const std::string& scope, bool per_key) {
+  const BudgetPolicy policy = per_key ? KeyBudgetPolicy() : SubjectBudgetPolicy();
+  int lockouts_before = 0;
+  auto after = deps.store->UpdateFactorBudget(scope, [&](FactorBudget b) {
+    lockouts_before = b.lockouts;
+    return AfterFailure(b, c.now_ms, policy);
+  });
+  if (!after.ok()) {
+    spdlog::error("cannot count a second-factor failure for {}: {}", scope, after.status().ToString());
+    return;
+  }
+  if (after->lockouts > lockouts_before) {
+    metrics.CountDecision("second_factor_lockout", per_key ? "key" : "subject", "");
+    spdlog::warn("ALERT second-factor lockout of {} until {} (lockout {}, by {})", scope,
+                 after->locked_until_ms, after->lockouts, c.Actor());
+    Audit(c, "second_factor_lockout", scope, "locked",
+          {{"locked_until_ms", after->locked_until_ms}, {"lockouts", after->lockouts}});
+  }
+}
+
+void Service::Impl::CountSuccess(const Call& c, const std::string& scope) {
+  auto after = deps.store->UpdateFactorBudget(
+      scope, [&](FactorBudget b) { return AfterSuccess(b, c.now_ms); });
+  if (!after.ok()) spdlog::error("cannot reset the budget of {}: {}", scope, after.status().ToString());
 }
 
 void Service::Impl::Audit(const Call& c, const std::string& action, const std::string& target,

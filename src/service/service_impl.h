@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct Call {
   int64_t now_ms = 0;
   std::string Param(size_t i) const { return i < req.matches.size() ? req.matches[i].str() : ""; }
   std::string Actor() const { return who ? who->key_id : "anonymous"; }
+  // Exact scores, thresholds and margins are for operators (admin, auditor keys) and the audit
+  // log; a terminal's answer carries the decision only, so it cannot be used as a score oracle.
+  bool SeesScores() const {
+    return who && (who->role == Role::kAdmin || who->role == Role::kAuditor);
+  }
 };
 
 using Handler = std::function<StatusOr<Reply>(Call&)>;
@@ -68,10 +74,14 @@ struct Service::Impl {
   Metrics metrics;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<RateLimiter> edge_limiter;  // template passages per edge gate
   std::unique_ptr<payments::TransitService> transit;
   std::unique_ptr<payments::BorderLog> border_log;
   std::vector<RouteSpec> routes;
   std::atomic<bool> stopping{false};
+  // Bounds the route handlers running at once to options.threads (connections have their own
+  // threads; the vision work behind a handler is what the cores can take).
+  std::unique_ptr<std::counting_semaphore<>> handler_slots;
 
   void Register(RouteSpec spec);
   void AddAdminRoutes();
@@ -97,6 +107,11 @@ struct Service::Impl {
   // 1:1: best score of the probe against the subject's templates; nullopt without templates.
   StatusOr<std::optional<float>> Verify(const std::string& subject_id,
                                         const vision::Embedding& probe) const;
+  // Second-factor budgets (factor_budget.h): Locked() reads, CountFailure/CountSuccess update
+  // and audit (a lockout is audited with its scope as the target and raises an alert line).
+  StatusOr<bool> Locked(const std::string& scope, int64_t now_ms) const;
+  void CountFailure(const Call& c, const std::string& scope, bool per_key);
+  void CountSuccess(const Call& c, const std::string& scope);
   void Audit(const Call& c, const std::string& action, const std::string& target,
              const std::string& outcome, nlohmann::json detail) const;
   // Idempotent requests: returns the stored reply of (scope, key) when there is one (409
@@ -110,7 +125,7 @@ struct Service::Impl {
 
 // BLAKE2b-256 hex of the request parts (idempotency fingerprints).
 std::string Fingerprint(const nlohmann::json& fields, const Input& in);
-nlohmann::json DecisionJson(const biometrics::Decision& d);
+nlohmann::json DecisionJson(const biometrics::Decision& d, bool scores = true);
 nlohmann::json IdentificationTimings(const Identification& id);
 
 }  // namespace facepay::service

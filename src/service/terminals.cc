@@ -1,5 +1,7 @@
 #include "facepay/service/terminals.h"
 
+#include <algorithm>
+
 #include <filesystem>
 #include <regex>
 
@@ -59,6 +61,13 @@ Status ReadList(const json& root, const char* name, std::map<std::string, T>& ou
 }  // namespace
 
 StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& base_dir) {
+  // Depth-checked before parsing (the tree code recurses); duplicate keys are refused too.
+  int depth = 0, max_depth = 0;
+  for (char ch : text) {
+    if (ch == '{' || ch == '[') max_depth = std::max(max_depth, ++depth);
+    if (ch == '}' || ch == ']') --depth;
+  }
+  if (max_depth > 32) return Bad("nested deeper than 32 levels");
   json root = json::parse(text, nullptr, false);
   if (root.is_discarded() || !root.is_object()) return Bad("not a JSON object");
   Terminals t;
@@ -80,6 +89,17 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
     if (!cam.empty()) {
       FACEPAY_ASSIGN_OR_RETURN(auto prof, vision::LoadCameraProfile(Resolve(base_dir, cam)));
       g.cnn_logit_offset = prof.cnn_logit_offset;
+    }
+    if (o.contains("edge")) {
+      if (!o["edge"].is_boolean()) return Bad("gate " + g.id + ": edge must be true or false");
+      g.edge = o["edge"].get<bool>();
+    }
+    if (o.contains("edge_rate_per_s")) {
+      const json& r = o["edge_rate_per_s"];
+      if (!r.is_number() || !(r.get<double>() > 0 && r.get<double>() <= 1000)) {
+        return Bad("gate " + g.id + ": edge_rate_per_s must be a number in (0, 1000]");
+      }
+      g.edge_rate_per_s = r.get<double>();
     }
     return Status::Ok();
   }));

@@ -35,6 +35,11 @@ CREATE TABLE challenges(
   payload_json TEXT NOT NULL, expires_at_ms BIGINT NOT NULL,
   attempts_left INTEGER NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
 )sql",
+      R"sql(
+CREATE TABLE factor_budgets(
+  scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, lockouts INTEGER NOT NULL,
+  locked_until_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL);
+)sql",
   };
   return kMigrations;
 }

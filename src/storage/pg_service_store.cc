@@ -46,6 +46,16 @@ StatusOr<ApiKeyRecord> KeyFromRow(const pqxx::row& r) {
   return k;
 }
 
+service::FactorBudget BudgetFrom(const pqxx::result& r) {
+  service::FactorBudget b;
+  if (r.empty()) return b;
+  b.failures = r[0][0].as<int>();
+  b.lockouts = r[0][1].as<int>();
+  b.locked_until_ms = r[0][2].as<int64_t>();
+  b.updated_at_ms = r[0][3].as<int64_t>();
+  return b;
+}
+
 Challenge ChallengeFromRow(const pqxx::row& r) {
   Challenge c;
   c.id = r[0].as<std::string>();
@@ -268,6 +278,46 @@ class PgServiceStore final : public service::ServiceStore {
       if (w.exec_prepared("svc_mark_used", id).empty()) {
         return NotFound("challenge_not_found", "no challenge " + id);
       }
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<service::FactorBudget> GetFactorBudget(const std::string& scope) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateBudgetScope(scope));
+    return Run<service::FactorBudget>(
+        Retry::kAlways, [&](pqxx::work& w) -> StatusOr<service::FactorBudget> {
+          return BudgetFrom(w.exec_params(
+              "SELECT failures, lockouts, locked_until_ms, updated_at_ms FROM factor_budgets"
+              " WHERE scope = $1", scope));
+        });
+  }
+
+  StatusOr<service::FactorBudget> UpdateFactorBudget(
+      const std::string& scope,
+      const std::function<service::FactorBudget(service::FactorBudget)>& update) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateBudgetScope(scope));
+    // The row is created first so that FOR UPDATE has something to lock: concurrent updates of
+    // one scope on any node then run one after the other.
+    return Run<service::FactorBudget>(
+        Retry::kAlways, [&](pqxx::work& w) -> StatusOr<service::FactorBudget> {
+          w.exec_params("INSERT INTO factor_budgets(scope, failures, lockouts, locked_until_ms,"
+                        " updated_at_ms) VALUES($1, 0, 0, 0, 0) ON CONFLICT(scope) DO NOTHING",
+                        scope);
+          const service::FactorBudget next = update(BudgetFrom(w.exec_params(
+              "SELECT failures, lockouts, locked_until_ms, updated_at_ms FROM factor_budgets"
+              " WHERE scope = $1 FOR UPDATE", scope)));
+          w.exec_params("UPDATE factor_budgets SET failures = $2, lockouts = $3,"
+                        " locked_until_ms = $4, updated_at_ms = $5 WHERE scope = $1",
+                        scope, next.failures, next.lockouts, next.locked_until_ms,
+                        next.updated_at_ms);
+          return next;
+        });
+  }
+
+  Status CheckWritable() override {
+    // txid_current() assigns a transaction id, which only a writable primary can do.
+    return Exec(Retry::kAlways, [&](pqxx::work& w) -> Status {
+      w.exec("SELECT txid_current()");
       return Status::Ok();
     });
   }

@@ -1,5 +1,7 @@
 #include "service_store_common.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -99,6 +101,16 @@ Status ValidateRequest(const service::RequestRecord& rec) {
   }
   return CheckField(rec.response_json, "response_json", 0, kMaxResponseJsonBytes,
                     "response_too_large");
+}
+
+Status ValidateBudgetScope(const std::string& scope) {
+  const bool printable = std::all_of(scope.begin(), scope.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (scope.empty() || scope.size() > 200 || !printable) {
+    return InvalidArgument("invalid_budget_scope", "a budget scope is 1..200 printable bytes");
+  }
+  return Status::Ok();
 }
 
 Status ValidateChallengeId(const std::string& id) {

@@ -11,7 +11,7 @@
 
 namespace facepay::storage {
 
-inline constexpr int kServiceSchemaVersion = 1;
+inline constexpr int kServiceSchemaVersion = 2;
 
 inline constexpr size_t kMaxKeyIdLen = 64;
 inline constexpr size_t kMaxRoleLen = 32;
@@ -34,6 +34,8 @@ Status ValidateAccountId(const std::string& account_id);
 Status ValidateRequestKey(const std::string& scope, const std::string& key);
 Status ValidateRequest(const service::RequestRecord& rec);
 Status ValidateChallengeId(const std::string& id);
+// A factor budget scope: 1..200 printable ASCII bytes. InvalidArgument("invalid_budget_scope").
+Status ValidateBudgetScope(const std::string& scope);
 Status ValidateChallenge(const service::Challenge& c);
 
 // Bindings are kept as a JSON array of strings in one column.

@@ -413,6 +413,57 @@ TEST_P(ServiceStoreTest, ConcurrentTakesNeverSpendMoreAttemptsThanLeft) {
   EXPECT_EQ((*store_->GetChallenge("c1"))->attempts_left, 0);
 }
 
+TEST_P(ServiceStoreTest, AFactorBudgetStartsEmptyAndKeepsWhatWasWritten) {
+  auto empty = store_->GetFactorBudget("subject:alice");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->failures, 0);
+  EXPECT_EQ(empty->locked_until_ms, 0);
+  auto set = store_->UpdateFactorBudget("subject:alice", [](service::FactorBudget b) {
+    b.failures = 3;
+    b.lockouts = 2;
+    b.locked_until_ms = 123456789012;
+    b.updated_at_ms = 42;
+    return b;
+  });
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto second = OpenAnother();
+  ASSERT_TRUE(second.ok());
+  auto got = (*second)->GetFactorBudget("subject:alice");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->failures, 3);
+  EXPECT_EQ(got->lockouts, 2);
+  EXPECT_EQ(got->locked_until_ms, 123456789012);
+  EXPECT_EQ(got->updated_at_ms, 42);
+  EXPECT_EQ(store_->GetFactorBudget("").status().reason(), "invalid_budget_scope");
+  EXPECT_EQ(store_->GetFactorBudget("a b").status().reason(), "invalid_budget_scope");
+}
+
+// Two nodes counting wrong guesses of one subject at once must not lose a count (a lost
+// update would hand an attacker extra guesses).
+TEST_P(ServiceStoreTest, ConcurrentFactorFailuresOnTwoNodesAreAllCounted) {
+  auto second = OpenAnother();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  for (int t = 0; t < kThreads; ++t) {
+    ServiceStore& s = t % 2 == 0 ? *store_ : **second;
+    threads.emplace_back([&s, &errors] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = s.UpdateFactorBudget("key:k1", [](service::FactorBudget b) {
+          ++b.failures;
+          return b;
+        });
+        if (!r.ok()) ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(store_->GetFactorBudget("key:k1")->failures, kThreads * 10);
+}
+
+TEST_P(ServiceStoreTest, IsWritableWhenItCanCommit) { EXPECT_TRUE(store_->CheckWritable().ok()); }
+
 TEST_P(ServiceStoreTest, RefusesFieldsPastTheirBounds) {
   EXPECT_EQ(store_->PutKey(Key(std::string(65, 'k'))).reason(), "invalid_key_id");
   EXPECT_TRUE(store_->PutKey(Key(std::string(64, 'k'))).ok());

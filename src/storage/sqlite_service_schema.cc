@@ -35,6 +35,11 @@ CREATE TABLE challenges(
   payload_json TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
   attempts_left INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 )sql",
+      R"sql(
+CREATE TABLE factor_budgets(
+  scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, lockouts INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+)sql",
   };
   return kMigrations;
 }

@@ -289,6 +289,44 @@ class SqliteServiceStore final : public service::ServiceStore {
     return Status::Ok();
   }
 
+  StatusOr<service::FactorBudget> GetFactorBudget(const std::string& scope) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateBudgetScope(scope));
+    std::lock_guard lock(mu_);
+    return ReadBudgetLocked(scope);
+  }
+
+  StatusOr<service::FactorBudget> UpdateFactorBudget(
+      const std::string& scope,
+      const std::function<service::FactorBudget(service::FactorBudget)>& update) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateBudgetScope(scope));
+    std::lock_guard lock(mu_);
+    service::FactorBudget next;
+    FACEPAY_RETURN_IF_ERROR(InTxn([&]() -> Status {
+      FACEPAY_ASSIGN_OR_RETURN(auto cur, ReadBudgetLocked(scope));
+      next = update(cur);
+      FACEPAY_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+          "INSERT INTO factor_budgets(scope, failures, lockouts, locked_until_ms, updated_at_ms)"
+          " VALUES(?,?,?,?,?) ON CONFLICT(scope) DO UPDATE SET failures = excluded.failures,"
+          " lockouts = excluded.lockouts, locked_until_ms = excluded.locked_until_ms,"
+          " updated_at_ms = excluded.updated_at_ms"));
+      return up.Bind(1, scope).Bind(2, static_cast<int64_t>(next.failures))
+          .Bind(3, static_cast<int64_t>(next.lockouts)).Bind(4, next.locked_until_ms)
+          .Bind(5, next.updated_at_ms).Run();
+    }));
+    return next;
+  }
+
+  Status CheckWritable() override {
+    std::lock_guard lock(mu_);
+    // Takes the write lock as a commit would, then gives it back. A health check waits 1 s for
+    // the lock, not the 10 s a write would.
+    sqlite3_busy_timeout(db_->raw(), 1000);
+    Status s = db_->Exec("BEGIN IMMEDIATE");
+    if (s.ok()) s = db_->Exec("ROLLBACK");
+    sqlite3_busy_timeout(db_->raw(), 10000);
+    return s;
+  }
+
   std::string Backend() const override { return "sqlite"; }
 
  private:
@@ -309,6 +347,22 @@ class SqliteServiceStore final : public service::ServiceStore {
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
     st.Bind(1, arg);
     return st.FirstRow([](const SqliteStmt& r) { return r.Text(0); });
+  }
+
+  StatusOr<service::FactorBudget> ReadBudgetLocked(const std::string& scope) {
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "SELECT failures, lockouts, locked_until_ms, updated_at_ms FROM factor_budgets"
+        " WHERE scope = ?"));
+    st.Bind(1, scope);
+    FACEPAY_ASSIGN_OR_RETURN(auto row, st.FirstRow([](const SqliteStmt& r) {
+      service::FactorBudget b;
+      b.failures = static_cast<int>(r.Int(0));
+      b.lockouts = static_cast<int>(r.Int(1));
+      b.locked_until_ms = r.Int(2);
+      b.updated_at_ms = r.Int(3);
+      return b;
+    }));
+    return row.value_or(service::FactorBudget{});
   }
 
   StatusOr<std::optional<RequestRecord>> ReadRequestLocked(const std::string& scope,

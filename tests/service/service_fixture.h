@@ -93,6 +93,10 @@ struct NodeOptions {
   bool init_key_check = true;
   TlsFiles tls;  // both set: HTTPS
   bool keep_enrollment_images = false;
+  size_t max_body_bytes = 48u << 20;
+  int header_timeout_ms = 10'000;
+  int request_timeout_ms = 60'000;
+  int max_connections = 512;
 };
 
 // One `facepay serve` node over `location`.
@@ -150,6 +154,10 @@ class Node {
     so.tls_cert = tls.cert;
     so.tls_key = tls.key;
     so.keep_enrollment_images = options.keep_enrollment_images;
+    so.max_body_bytes = options.max_body_bytes;
+    so.header_timeout_ms = options.header_timeout_ms;
+    so.request_timeout_ms = options.request_timeout_ms;
+    so.max_connections = options.max_connections;
     n->tls_ca_ = tls.cert;
     FACEPAY_ASSIGN_OR_RETURN(n->service_, service::Service::Create(std::move(d), so));
     FACEPAY_ASSIGN_OR_RETURN(n->port_, n->service_->Listen("127.0.0.1", 0));

@@ -11,97 +11,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "service_fixture.h"
+#include "flows_fixture.h"
 
 namespace facepay::testing {
 namespace {
 
 using service::Role;
 
-class ServiceFlows : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    FACEPAY_DATA_PATH_OR_RETURN(lfw, "lfw-view1/images");
-    FACEPAY_DATA_PATH_OR_RETURN(nuaa, "nuaa-train/print/0001");
-    lfw_ = lfw;
-    nuaa_ = nuaa;
-    auto loc = TestLocation::Create(GetParam(), "facepay.db");
-    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
-    loc_ = std::move(*loc);
-  }
-  void TearDown() override {
-    nodes_.clear();
-    loc_.reset();
-  }
-  Node& StartNode(biometrics::PolicyThresholds policy = {}, bool keep_images = false) {
-    NodeOptions o;
-    o.policy = policy;
-    o.keep_enrollment_images = keep_images;
-    auto n = Node::Start(loc_->location(), o);
-    EXPECT_TRUE(n.ok()) << n.status().ToString();
-    nodes_.push_back(std::move(*n));
-    return *nodes_.back();
-  }
-  std::string Img(const std::string& person, int i) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "_%04d.jpg", i);
-    return lfw_ + "/" + person + "/" + person + buf;
-  }
-  json Frames(const std::vector<std::string>& paths) {
-    json a = json::array();
-    for (const auto& p : paths) a.push_back(Base64(ReadBytes(p)));
-    return a;
-  }
-  // Account + enrollment through the API; returns the account id.
-  std::string EnrollWithAccount(Node& n, const std::string& enroller, const std::string& subject,
-                                const std::string& person, std::vector<int> images,
-                                int64_t balance, const std::string& phone = "") {
-    const std::string account = "acct:" + subject;
-    auto r = n.Post("/v1/accounts", enroller, {{"id", account}});
-    EXPECT_EQ(r.status, 201) << r.raw;
-    r = n.Post("/v1/accounts/" + account + "/topups", enroller,
-               {{"idempotency_key", "open-" + subject}, {"amount_minor", balance}});
-    EXPECT_EQ(r.status, 200) << r.raw;
-    std::vector<std::string> paths;
-    for (int i : images) paths.push_back(Img(person, i));
-    json body = {{"id", subject},
-                 {"display_name", person},
-                 {"consent", {{"text_version", "v1"}, {"channel", "kiosk"}}},
-                 {"account_id", account},
-                 {"images", Frames(paths)}};
-    if (!phone.empty()) body["phone_last4"] = phone;
-    r = n.Post("/v1/subjects", enroller, body);
-    EXPECT_EQ(r.status, 201) << r.raw;
-    return account;
-  }
-  // A camera burst: `count` frames of a real video from `from_ms`, one every `every_ms`, JPEG.
-  json VideoBurst(const std::string& video, double from_ms, int count, double every_ms) {
-    json a = json::array();
-    cv::VideoCapture cap(video);
-    EXPECT_TRUE(cap.isOpened()) << video;
-    const double fps = cap.get(cv::CAP_PROP_FPS) > 1 ? cap.get(cv::CAP_PROP_FPS) : 30;
-    cv::Mat f;
-    double next_ms = from_ms;
-    for (int i = 0; static_cast<int>(a.size()) < count && cap.read(f); ++i) {
-      if (i / fps * 1000 + 1e-6 < next_ms) continue;
-      next_ms += every_ms;
-      std::vector<uint8_t> jpg;
-      cv::imencode(".jpg", f, jpg, {cv::IMWRITE_JPEG_QUALITY, 92});
-      a.push_back(Base64(std::string(jpg.begin(), jpg.end())));
-    }
-    EXPECT_EQ(static_cast<int>(a.size()), count) << video;
-    return a;
-  }
-  int64_t Balance(Node& n, const std::string& admin, const std::string& account) {
-    auto r = n.Call("GET", "/v1/accounts/" + account, admin);
-    EXPECT_EQ(r.status, 200) << r.raw;
-    return r.body.value("balance_minor", int64_t{-1});
-  }
-
-  std::string lfw_, nuaa_;
-  std::unique_ptr<TestLocation> loc_;
-  std::vector<std::unique_ptr<Node>> nodes_;
-};
 
 TEST_P(ServiceFlows, GatePassageChargesOnceAcrossRetriesAndRejectsAPrintedPhoto) {
   Node& n = StartNode();
@@ -639,7 +555,7 @@ TEST_P(ServiceFlows, BadInputsGetTheirDocumentedCodesAndTheServerStaysUp) {
        json{{"order_id", "o1"}, {"amount_minor", 1.5}}.dump(), "application/json", 400, "invalid_amount"},
       {"negative top-up", "/v1/accounts/acct:x/topups",
        json{{"idempotency_key", "k"}, {"amount_minor", -1}}.dump(), "application/json", 400, "invalid_amount"},
-      {"bad template", "/v1/gates/g1/passages",
+      {"bad template", "/v1/gates/g3/passages",
        json{{"event_id", "e5"}, {"template", {1, 2, 3}}}.dump(), "application/json", 422, "invalid_template"},
       {"unknown account", "/v1/accounts/acct:none/topups",
        json{{"idempotency_key", "k"}, {"amount_minor", 5}}.dump(), "application/json", 404, ""},

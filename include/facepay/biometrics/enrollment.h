@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,13 @@ struct EnrollOptions {
   // keeps its best image). Off by default: facepay stores no raw image unless the operator
   // turns this on (serve --keep-enrollment-images).
   bool keep_images = false;
+  // Adding images to an existing subject: when set, every kept embedding must score at least
+  // same_subject_threshold against the subject's own templates (the scorer returns the best
+  // 1:1 score, nullopt when the subject has none), else the result is rejected with reason
+  // images_do_not_match_subject and nothing is stored: an enroller key must not be able to
+  // add a stranger's face to someone else's account.
+  std::function<StatusOr<std::optional<float>>(const vision::Embedding&)> same_subject_score;
+  float same_subject_threshold = 0.41f;
 };
 
 struct ImageVerdict {

@@ -33,6 +33,10 @@ class TemplateKey {
   static StatusOr<TemplateKey> Resolve(const std::string& path, bool create, bool* created);
 
   std::string Hex() const;
+  // A 32-byte key derived from this one (libsodium KDF, context "fp2ndfac"): the server-side
+  // pepper of the second-factor hashes (secret_hash.h), so every node that can open the
+  // templates can check a PIN and a copied database alone cannot.
+  std::string SecondFactorPepper() const;
   // nonce || ciphertext||tag of `plaintext`, authenticated with `ad`.
   std::string Seal(std::string_view plaintext, std::string_view ad) const;
   // DataLoss("template_tampered") when the ciphertext or `ad` does not authenticate.

@@ -46,7 +46,14 @@ struct ServiceOptions {
   int64_t challenge_ttl_ms = 120'000;  // step-up and ATM verification validity
   float verify_threshold = 0.41f;      // 1:1 (ATM, border document): LFW FAR 1e-4
   float watchlist_threshold = 0.48f;   // border watchlist hit
-  int threads = 8;
+  int threads = 8;                     // route handlers running at once (CPU-bound work)
+  // Connection handling (plain HTTP; see src/service/http_server.h): a request's headers must
+  // arrive within header_timeout_ms of its first byte, its body within request_timeout_ms;
+  // each connection has its own thread, up to max_connections (then 503).
+  int header_timeout_ms = 10'000;
+  int request_timeout_ms = 60'000;
+  int max_connections = 512;
+  bool access_log = true;  // one JSON line per request on the server log (spdlog, stderr)
   std::string tls_cert, tls_key;  // both set: HTTPS
   // Keep the source image of every enrolled template, sealed with the template key, for an
   // auditor to fetch (GET /v1/subjects/{id}/images/{template_id}) and erased with the subject.
@@ -72,5 +79,10 @@ class Service {
   explicit Service(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Makes a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) leave one line on stderr
+// naming the signal and the request id the crashing thread was serving, then lets the process
+// die as it would have. Not installed under AddressSanitizer (it reports crashes itself).
+void InstallCrashLog();
 
 }  // namespace facepay::service

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,15 @@ struct Challenge {
   bool used = false;
 };
 
+// A budget of second-factor guesses (step-up PIN or phone digits, ATM face verifications) for
+// one scope: "subject:<id>", "account:<id>" or "key:<key id>". Absent = all zero.
+struct FactorBudget {
+  int failures = 0;             // failed guesses since the last success or lockout
+  int lockouts = 0;             // lockouts so far: each one lasts twice the one before
+  int64_t locked_until_ms = 0;  // refused until then
+  int64_t updated_at_ms = 0;
+};
+
 class ServiceStore {
  public:
   virtual ~ServiceStore() = default;
@@ -103,6 +113,15 @@ class ServiceStore {
   virtual StatusOr<Challenge> TakeChallengeAttempt(const std::string& id, int64_t now_ms,
                                                    bool mark_used) = 0;
   virtual Status MarkChallengeUsed(const std::string& id) = 0;
+
+  virtual StatusOr<FactorBudget> GetFactorBudget(const std::string& scope) = 0;
+  // Atomically (across threads and nodes) replaces the budget of `scope` by update(current)
+  // and returns the new value. `update` may run more than once (a retried transaction).
+  virtual StatusOr<FactorBudget> UpdateFactorBudget(
+      const std::string& scope, const std::function<FactorBudget(FactorBudget)>& update) = 0;
+
+  // Ok when the store can start and commit a write now (readiness); Unavailable otherwise.
+  virtual Status CheckWritable() = 0;
 
   virtual std::string Backend() const = 0;  // "sqlite" | "postgres"
 };

@@ -2,7 +2,8 @@
 // settle into, read from a JSON file (config/terminals/demo.json is the shipped example):
 //   {"currency": "EUR", "fares": "../fares/metro.json",
 //    "gates":   [{"id": "g1", "station": "central", "gate_group": "central",
-//                 "direction": "entry", "camera_profile": "../cameras/dev-webcam.json"}],
+//                 "direction": "entry", "camera_profile": "../cameras/dev-webcam.json",
+//                 "edge": false, "edge_rate_per_s": 5}],
 //    "tills":   [{"id": "t1", "merchant_account": "shop:bakery"}],
 //    "atms":    [{"id": "a1", "cash_account": "cash:atm-a1"}],
 //    "borders": [{"id": "b1"}]}
@@ -23,6 +24,11 @@ struct GateConfig {
   std::string id, station, gate_group;
   payments::TapDirection direction = payments::TapDirection::kEntry;
   float cnn_logit_offset = 0;  // from the gate's camera profile (sequence liveness)
+  // An edge gate ("edge": true) runs the vision stages itself and may send a template with its
+  // own liveness verdict instead of frames; no other gate may. Its template passages are
+  // limited to edge_rate_per_s ("edge_rate_per_s", default 5) whatever its key allows.
+  bool edge = false;
+  double edge_rate_per_s = 5;
 };
 struct TillConfig {
   std::string id, merchant_account;
