@@ -2,12 +2,16 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
   // Every file facepay creates (SQLite databases, keys, snapshots) is the owner's alone.
   umask(0077);
+  // Logs (the server's access log among them) go to stderr; stdout carries results only.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("facepay"));
   CLI::App app{"facepay: face-biometric payment and ticketing system"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "facepay 0.1.0");

@@ -167,11 +167,19 @@ void Service::Impl::AddPeopleRoutes() {
                                          "subjects pay from stored-value or card accounts");
                 }
                 FACEPAY_ASSIGN_OR_RETURN(auto linked, deps.store->SubjectOfAccount(account));
-                if (linked) {
-                  return AlreadyExists("account_linked",
-                                       "account " + account + " already belongs to a subject");
+                if (linked && *linked != s.id) {
+                  // A link to a subject that does not exist is what an enrolment cut short
+                  // (killed between linking and enrolling) leaves: it is released.
+                  FACEPAY_ASSIGN_OR_RETURN(auto owner, deps.bio_store->GetSubject(*linked));
+                  if (owner) {
+                    return AlreadyExists("account_linked",
+                                         "account " + account + " already belongs to a subject");
+                  }
+                  FACEPAY_RETURN_IF_ERROR(deps.store->UnlinkSubject(*linked));
                 }
               }
+              FACEPAY_ASSIGN_OR_RETURN(auto existing, deps.bio_store->GetSubject(s.id));
+              if (existing) return AlreadyExists("subject_exists", "subject '" + s.id + "' exists");
               biometrics::EnrollOptions eo;
               FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
               eo.keep_images = options.keep_enrollment_images;
@@ -180,9 +188,18 @@ void Service::Impl::AddPeopleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(auto refused,
                                        JudgeEnrollmentBurst(c, in, "enroll", s.id, eo, liveness));
               if (refused) return *refused;
-              FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::EnrollFromBytes(*deps.pipeline,
-                                                                           *deps.gallery, s, images,
-                                                                           eo, c.now_ms));
+              // Linked before the templates are stored: a crash in between leaves a link to a
+              // subject that does not exist (harmless, released by the next enrolment naming
+              // the account) rather than an enrolled face that pays from nowhere.
+              if (!account.empty()) FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
+              auto enrolled = biometrics::EnrollFromBytes(*deps.pipeline, *deps.gallery, s, images,
+                                                          eo, c.now_ms);
+              if (!account.empty() && (!enrolled.ok() ||
+                                       enrolled->status != biometrics::EnrollStatus::kEnrolled)) {
+                auto now_linked = deps.store->AccountOfSubject(s.id);
+                if (now_linked.ok() && *now_linked == account) (void)deps.store->UnlinkSubject(s.id);
+              }
+              FACEPAY_ASSIGN_OR_RETURN(auto r, std::move(enrolled));
               json body = biometrics::EnrollResultToJson(r);
               body["subject_id"] = s.id;
               body["liveness"] = liveness;
@@ -190,7 +207,6 @@ void Service::Impl::AddPeopleRoutes() {
               const int code = EnrollReplyCode(r, body, detail);
               detail["liveness"] = liveness;
               if (r.status == biometrics::EnrollStatus::kEnrolled && !account.empty()) {
-                FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
                 body["account_id"] = account;
               }
               Audit(c, "enroll", s.id, body["status"], detail);
@@ -307,8 +323,10 @@ void Service::Impl::AddPeopleRoutes() {
             [this](Call& c) -> StatusOr<Reply> {
               const std::string id = c.Param(1);
               FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
-              FACEPAY_ASSIGN_OR_RETURN(size_t removed, deps.gallery->Erase(id, c.now_ms));
+              // Unlinked first: an erasure cut short then leaves an unlinked face (it pays from
+              // nothing; the retry erases it), never an erased face whose account stays linked.
               FACEPAY_RETURN_IF_ERROR(deps.store->UnlinkSubject(id));
+              FACEPAY_ASSIGN_OR_RETURN(size_t removed, deps.gallery->Erase(id, c.now_ms));
               Audit(c, "erase", id, "ok", {{"templates_removed", removed}});
               return Reply{200, {{"subject_id", id}, {"erased", true}, {"templates_removed", removed}}};
             }});

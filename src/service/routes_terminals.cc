@@ -137,6 +137,13 @@ void Service::Impl::AddTerminalRoutes() {
     if (!peek || peek->terminal != c.terminal || peek->kind != "step_up:" + flow) {
       return NotFound("challenge_not_found", "no such challenge at this terminal");
     }
+    // A completed step-up is answered again as it was: a terminal that lost the answer to a
+    // crash or a timeout learns that the payment went through, instead of "challenge_used".
+    const std::string done_scope = "step_up:" + c.terminal;
+    if (peek->used) {
+      FACEPAY_ASSIGN_OR_RETURN(auto done, Replay(done_scope, cid, "completed"));
+      if (done) return std::move(*done);
+    }
     // Budgets across challenges (factor_budget.h): this key's, then each candidate's. A
     // candidate whose budget is spent cannot be reached by any code until its lockout ends.
     const std::string key_scope = KeyScope(c.Actor());
@@ -157,9 +164,6 @@ void Service::Impl::AddTerminalRoutes() {
       return ResourceExhausted("second_factor_locked",
                                "too many wrong codes for this person; ask staff for help");
     }
-    FACEPAY_ASSIGN_OR_RETURN(Challenge ch, deps.store->TakeChallengeAttempt(cid, c.now_ms, false));
-    json payload = json::parse(ch.payload_json, nullptr, false);
-    if (payload.is_discarded()) return DataLoss("bad_challenge", "stored challenge is not JSON");
     std::function<bool(const std::string&)> matches = [&](const std::string& subject) {
       auto s = deps.bio_store->GetSubject(subject);
       if (!s.ok() || !*s) return false;  // erased since
@@ -169,24 +173,35 @@ void Service::Impl::AddTerminalRoutes() {
     };
     const biometrics::Decision d = biometrics::DecideWithSecondFactor(
         biometrics::ProbeState::kOk, cands, deps.policy.thresholds, matches);
+    // The attempt is taken once the code is checked, atomically: a guess counts, and takes
+    // effect, only with an attempt of its own (parallel guesses cannot outrun the limit), and a
+    // crash while checking costs the person no attempt.
+    FACEPAY_ASSIGN_OR_RETURN(Challenge ch, deps.store->TakeChallengeAttempt(cid, c.now_ms, false));
+    const json& request = peek_payload.at("request");
     json body = {{"decision", DecisionJson(d, c.SeesScores())}, {"challenge_id", cid}};
     json audit = {{"challenge", cid}, {"factor", phone.empty() ? "pin" : "phone_last4"},
                   {"decision", DecisionJson(d)}};
+    Reply reply{200, {}};
     if (d.outcome == Outcome::kAccept) {
       CountSuccess(c, SubjectScope(d.subject_id));
-      FACEPAY_RETURN_IF_ERROR(deps.store->MarkChallengeUsed(cid));
-      FACEPAY_ASSIGN_OR_RETURN(json settled, (*settle)(c, d.subject_id, payload.at("request")));
+      // Settle (idempotent on the request's own event id / order id), remember the answer,
+      // then close the challenge: a crash anywhere in between is finished by a retry, and
+      // never charges twice.
+      FACEPAY_ASSIGN_OR_RETURN(json settled, (*settle)(c, d.subject_id, request));
       body["settlement"] = settled;
       audit["settlement"] = settled;
+      reply = Remember(done_scope, cid, "completed", Reply{200, body}, c.now_ms);
+      FACEPAY_RETURN_IF_ERROR(deps.store->MarkChallengeUsed(cid));
     } else {
       for (const auto& x : cands) CountFailure(c, SubjectScope(x.subject_id), false);
       CountFailure(c, key_scope, true);
       body["attempts_left"] = std::max(0, ch.attempts_left - 1);
+      reply.body = body;
     }
     metrics.CountDecision(flow + "_step_up", biometrics::OutcomeName(d.outcome),
                           biometrics::RejectReasonName(d.reason));
     Audit(c, flow + "_step_up", d.subject_id, biometrics::OutcomeName(d.outcome), audit);
-    return Reply{200, body};
+    return reply;
   };
 
   Register({"POST", "/v1/gates/{gate}/passages", {Role::kGate}, TerminalKind::kGate,

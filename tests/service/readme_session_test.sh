@@ -19,6 +19,10 @@ mkdir -p "$tmp/repo/build/release/apps/facepay" "$tmp/shared"
 ln -s "$BIN" "$tmp/repo/build/release/apps/facepay/facepay"
 ln -s "$REPO/config" "$tmp/repo/config"
 ln -s "$DATA" "$tmp/shared/data"
+# A data folder left readable by others (as an older facepay or a careless copy made it): the
+# server must tighten it to 0700 / 0600 at start-up and say so.
+mkdir -p "$tmp/repo/data" && chmod 0755 "$tmp/repo/data"
+echo note > "$tmp/repo/data/notes.txt" && chmod 0644 "$tmp/repo/data/notes.txt"
 port=$(node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})')
 # The session: the ```sh block that starts with F=... under "## Run the service".
 awk '/^## Run the service/{on=1} on&&/^```sh$/{blk=1;next} blk&&/^```$/{exit} blk{print}' \
@@ -38,6 +42,13 @@ check "fare 250 charged" '"fare_minor":250'
 check "retry replayed" '"replayed":true'
 check "balance 1750 after one fare" '"balance_minor":1750,"created_at_ms"'
 check "metrics served" 'facepay_http_requests_total'
+mode() { stat -c %a "$tmp/repo/$1"; }
+[ "$(mode data)" = 700 ] && echo "ok   data folder 0700" || { echo "FAIL data folder $(mode data)"; fails=$((fails+1)); }
+for f in notes.txt facepay.db template.key border.key watchlist.db; do
+  [ "$(mode data/$f)" = 600 ] && echo "ok   data/$f 0600" || { echo "FAIL data/$f $(mode data/$f)"; fails=$((fails+1)); }
+done
+grep -q "was readable by group/others" "$tmp/err.txt" && echo "ok   loose modes reported" || { echo "FAIL no warning about loose modes"; fails=$((fails+1)); }
+grep -q '"route":"/v1/gates/{gate}/passages","status":200' "$tmp/err.txt" && echo "ok   access log line" || { echo "FAIL no access log line"; fails=$((fails+1)); }
 grep -q "facepay: stopped" "$tmp/err.txt" && echo "ok   server stopped cleanly" || { echo "FAIL no clean stop"; fails=$((fails+1)); }
 if [ $fails -ne 0 ]; then echo "--- stdout"; cat "$tmp/out.txt"; echo "--- stderr"; cat "$tmp/err.txt"; fi
 exit $((fails > 0))
