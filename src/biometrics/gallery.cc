@@ -77,9 +77,17 @@ Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
     *why = "snapshot_corrupt";
     return DataLoss("snapshot_corrupt", path + ".meta");
   }
-  if (meta.value("sequence", int64_t{-1}) != store_sequence ||
-      meta.value("model_id", std::string()) != options_.model_id ||
-      meta.value("factory", std::string()) != options_.index_factory) {
+  // The .meta file is not sealed: a field of another type is corrupt, not an exception out of
+  // Open (found by tests/fuzz/gallery_meta); a missing one is stale as before.
+  const auto seq = meta.find("sequence"), model = meta.find("model_id"), fac = meta.find("factory");
+  if ((seq != meta.end() && !seq->is_number_integer()) ||
+      (model != meta.end() && !model->is_string()) || (fac != meta.end() && !fac->is_string())) {
+    *why = "snapshot_corrupt";
+    return DataLoss("snapshot_corrupt", path + ".meta");
+  }
+  if (seq == meta.end() || seq->get<int64_t>() != store_sequence || model == meta.end() ||
+      model->get_ref<const std::string&>() != options_.model_id || fac == meta.end() ||
+      fac->get_ref<const std::string&>() != options_.index_factory) {
     *why = "snapshot_stale";
     return FailedPrecondition("snapshot_stale", path);
   }
@@ -110,6 +118,10 @@ Status Gallery::TryLoadSnapshot(int64_t store_sequence, std::string* why) {
     return DataLoss("snapshot_corrupt", "label map does not match the index");
   }
   for (const auto& e : labels) {
+    if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_string()) {
+      *why = "snapshot_corrupt";
+      return DataLoss("snapshot_corrupt", "label map entries must be [label, subject id]");
+    }
     int64_t label = e.at(0).get<int64_t>();
     std::string subject = e.at(1).get<std::string>();
     if (!(*index)->Contains(label)) {

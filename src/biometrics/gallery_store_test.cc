@@ -162,6 +162,25 @@ TEST_F(GalleryFixture, SnapshotIsUsedWhenCurrentAndRebuiltWhenStale) {
   EXPECT_EQ(rebuilt->search_effort(), 300);
 }
 
+// Found by tests/fuzz/gallery_meta: a .meta field of another type threw out of Gallery::Open.
+TEST_F(GalleryFixture, SnapshotMetaWithWrongTypesIsRebuiltNotThrown) {
+  {
+    auto g = OpenGallery(key_, Options());
+    ASSERT_TRUE(g->Enroll(MakeSubject("alice"), {{UnitVector(rng_), 0.9f}}, 5).ok());
+    ASSERT_TRUE(g->SaveSnapshot().ok());
+  }
+  const std::string meta = Options().snapshot_path + ".meta";
+  for (const char* text : {R"({"sequence": "1", "model_id": "m", "factory": "Flat", "labels": []})",
+                           R"({"sequence": 1e300, "labels": []})",
+                           R"({"model_id": 7, "labels": []})",
+                           R"({"factory": ["Flat"], "labels": []})"}) {
+    std::ofstream(meta, std::ios::trunc) << text;
+    auto g = OpenGallery(key_, Options());
+    EXPECT_EQ(g->load_report().rebuild_reason, "snapshot_corrupt") << text;
+    EXPECT_EQ(g->template_count(), 1u);
+  }
+}
+
 TEST_F(GalleryFixture, APcaIndexTrainsOnTheStoredTemplatesAndRefusesAnEmptyGallery) {
   const std::string pca = "PCA32,HNSW32,RFlat";
   auto empty = Gallery::Open(*store_, key_, Options(pca));

@@ -192,6 +192,11 @@ TEST(FareEngine, RejectsUnknownStationsAndBadConfigs) {
             "invalid_fare_config");
 }
 
+// Found by tests/fuzz/terminals: a fare config path naming an endless file never returned.
+TEST(FareEngine, FareConfigFromAnEndlessFileIsRefusedNotReadForever) {
+  EXPECT_EQ(LoadFareConfig("/dev/zero").status().reason(), "invalid_fare_config");
+}
+
 TEST(FareEngine, ShippedConfigFilesParse) {
   for (const char* f : {"metro.json", "rail-distance.json"}) {
     auto c = LoadFareConfig(std::string(FACEPAY_SOURCE_DIR) + "/config/fares/" + f);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "facepay/vision/image_decode.h"
+#include "json_int.h"
 
 namespace facepay::vision {
 namespace {
@@ -16,9 +17,9 @@ constexpr size_t kMaxManifestBytes = 1u << 20;
 StatusOr<InputSpec> ParseInput(const json& j) {
   InputSpec in;
   in.name = j.at("name").get<std::string>();
-  in.width = j.at("width").get<int>();
-  in.height = j.at("height").get<int>();
-  in.channels = j.at("channels").get<int>();
+  in.width = JsonInt(j.at("width"));
+  in.height = JsonInt(j.at("height"));
+  in.channels = JsonInt(j.at("channels"));
   in.channel_order = j.at("channel_order").get<std::string>();
   in.mean = j.at("mean").get<float>();
   in.scale = j.at("scale").get<float>();
@@ -91,17 +92,17 @@ StatusOr<std::shared_ptr<const ModelPack>> ModelPack::Load(const std::string& di
     const json& dp = models.at("detector").at("params");
     p.detect_confidence = dp.at("confidence").get<float>();
     p.detect_nms_iou = dp.at("nms_iou").get<float>();
-    p.detect_max_faces = dp.at("max_faces").get<int>();
+    p.detect_max_faces = JsonInt(dp.at("max_faces"));
     const json& lp = models.at("landmarks").at("params");
-    p.landmark_points = lp.at("points").get<int>();
+    p.landmark_points = JsonInt(lp.at("points"));
     p.landmark_crop = lp.value("crop", std::string("square_height"));
     if (p.landmark_crop != "square_height" && p.landmark_crop != "box") {
       return InvalidArgument("model_manifest_invalid", "landmarks crop must be square_height or box");
     }
-    p.embedding_dim = models.at("embedder").at("params").at("dim").get<int>();
+    p.embedding_dim = JsonInt(models.at("embedder").at("params").at("dim"));
     p.embedder_model_id = models.at("embedder").at("params").at("model_id").get<std::string>();
     p.liveness_crop_scale = models.at("liveness").at("params").at("crop_scale").get<float>();
-    p.liveness_live_index = models.at("liveness").at("params").at("live_index").get<int>();
+    p.liveness_live_index = JsonInt(models.at("liveness").at("params").at("live_index"));
     p.verify_cosine = m.at("thresholds").at("verify_cosine").get<float>();
     p.liveness_live = m.at("thresholds").at("liveness_live").get<float>();
     if (p.landmark_points != 68) {

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <random>
+#include <string>
 
 namespace facepay::vision {
 namespace {
@@ -119,6 +122,21 @@ TEST(CameraProfile, CalibrationMovesTheGenuineMedianToTheTarget) {
   const auto p = CalibrateCamera("gate-7", {0.01f, 0.02f, 0.05f, 0.1f, 0.2f}, 2.f);
   EXPECT_NEAR(p.cnn_logit_offset, 2.f - Logit(0.05f), 1e-4);
   EXPECT_EQ(p.frames_used, 5);
+}
+
+// Found by tests/fuzz/camera_profile: frames_used 1e300 was cast to int (undefined behaviour).
+TEST(CameraProfile, RefusesFramesUsedOutsideIntRange) {
+  const std::string path = ::testing::TempDir() + "camera_profile_frames_used.json";
+  for (const char* frames : {"1e300", "-1e300", "3000000000", "18446744073709551615"}) {
+    std::ofstream(path) << R"({"camera": "c", "cnn_logit_offset": 1, "frames_used": )" << frames
+                        << "}";
+    EXPECT_EQ(LoadCameraProfile(path).status().reason(), "camera_profile_invalid") << frames;
+  }
+  std::ofstream(path) << R"({"camera": "c", "cnn_logit_offset": 1, "frames_used": 28})";
+  auto p = LoadCameraProfile(path);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->frames_used, 28);
+  std::remove(path.c_str());
 }
 
 }  // namespace

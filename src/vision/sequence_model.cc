@@ -5,6 +5,7 @@
 
 #include "facepay/vision/image_decode.h"
 #include "facepay/vision/sequence_liveness.h"
+#include "json_int.h"
 
 namespace facepay::vision {
 
@@ -120,7 +121,7 @@ StatusOr<CameraProfile> LoadCameraProfile(const std::string& path) {
     CameraProfile p;
     p.camera = j.at("camera").get<std::string>();
     p.cnn_logit_offset = j.at("cnn_logit_offset").get<float>();
-    p.frames_used = j.value("frames_used", 0);
+    p.frames_used = j.contains("frames_used") ? JsonInt(j.at("frames_used")) : 0;
     if (!std::isfinite(p.cnn_logit_offset) || std::abs(p.cnn_logit_offset) > 20) {
       return InvalidArgument("camera_profile_invalid", "cnn_logit_offset out of range");
     }
