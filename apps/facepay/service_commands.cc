@@ -122,6 +122,7 @@ struct ServeArgs {
   int ef_search = 0;
   int threads = 8;
   int header_timeout_ms = 10'000, request_timeout_ms = 60'000, max_connections = 512;
+  bool no_access_log = false;
   int pipelines = 0;
   double rate = 100;
   int follow_ms = 250;
@@ -270,6 +271,7 @@ int Serve(const ServeArgs& a) {
   so.header_timeout_ms = a.header_timeout_ms;
   so.request_timeout_ms = a.request_timeout_ms;
   so.max_connections = a.max_connections;
+  so.access_log = !a.no_access_log;
   so.default_rate_per_s = a.rate;
   so.tls_cert = a.tls_cert;
   so.tls_key = a.tls_key;
@@ -352,6 +354,8 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
   serve->add_option("--max-connections", sa->max_connections,
                     "Open connections at most; more get 503 at once (default 512)")
       ->check(CLI::Range(1, 65'536));
+  serve->add_flag("--no-access-log", sa->no_access_log,
+                  "No per-request access log line on stderr (on by default)");
   serve->add_option("--pipelines", sa->pipelines,
                     "Concurrent face analyses (default: one per core)");
   serve->add_option("--rate", sa->rate, "Default per-key rate limit, requests/s (default 100)");

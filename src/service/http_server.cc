@@ -178,7 +178,9 @@ class ConnectionThreads final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(fn));
-    if (idle_ == 0 && threads_.size() < max_threads_) {
+    // Idle threads already woken for earlier jobs have not taken them yet: a new thread is
+    // needed whenever the jobs waiting outnumber the idle threads.
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_) {
       threads_.emplace_back([this] { Work(); });
     } else {
       cv_.notify_one();
@@ -231,7 +233,7 @@ void WriteAll(socket_t sock, const std::string& s) {
 
 // The crash line is built with async-signal-safe calls only (write, no allocation): the
 // request id is copied into a fixed per-thread buffer when each request starts.
-void OnFatalSignal(int sig) {
+[[maybe_unused]] void OnFatalSignal(int sig) {
   char line[160];
   size_t n = 0;
   auto put = [&](const char* s) {
@@ -294,6 +296,10 @@ void InstallCrashLog() {
 
 HardenedServer::HardenedServer(ConnectionLimits limits) : limits_(limits) {
   keep_alive_timeout_sec_ = std::max(1, limits_.keep_alive_ms / 1000);
+}
+
+void HardenedServer::WidenBacklog(int backlog) {
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, backlog);  // re-listen resizes the queue
 }
 
 void HardenedServer::BeginBody() {

@@ -52,6 +52,9 @@ class HardenedServer : public httplib::Server {
   explicit HardenedServer(ConnectionLimits limits);
   const ConnectionLimits& limits() const { return limits_; }
   int active_connections() const { return active_.load(); }
+  // cpp-httplib listens with a backlog of 5: a burst of connections (100 clients at once, or
+  // an attacker's) then waits out SYN retransmits of 1 s and more. Called after binding.
+  void WidenBacklog(int backlog);
   // Called from the pre-routing handler once a request's headers are parsed: switches this
   // connection from the header deadline to the body deadline and byte budget.
   static void BeginBody();

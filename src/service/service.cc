@@ -179,6 +179,9 @@ StatusOr<int> Service::Listen(const std::string& host, int port) {
   if (bound <= 0) {
     return Unavailable("bind_failed", "cannot listen on " + host + ":" + std::to_string(port));
   }
+  if (auto* hardened = dynamic_cast<HardenedServer*>(impl_->server.get())) {
+    hardened->WidenBacklog(std::max(128, impl_->options.max_connections));
+  }
   return bound;
 }
 
