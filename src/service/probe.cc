@@ -116,7 +116,14 @@ StatusOr<Probe> ProbeFromTemplate(const nlohmann::json& f, int dim) {
                            "a template needs the edge's liveness verdict: {\"live\": bool}");
   }
   const bool live = f["liveness"]["live"].get<bool>();
-  p.liveness = f["liveness"].value("score", live ? 1.0f : 0.0f);
+  p.liveness = live ? 1.0f : 0.0f;
+  if (f["liveness"].contains("score")) {  // the edge's own score: a number in [0, 1] or refused
+    const auto& sc = f["liveness"]["score"];  // (a string or null threw: found by fuzzing)
+    if (!sc.is_number() || !(sc.get<double>() >= 0 && sc.get<double>() <= 1)) {
+      return InvalidArgument("invalid_template", "'liveness.score' must be a number in [0, 1]");
+    }
+    p.liveness = sc.get<float>();
+  }
   p.liveness_mode = "edge";
   p.frames = 0;
   p.face_frames = 1;

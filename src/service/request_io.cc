@@ -143,7 +143,7 @@ StatusOr<json> FormValue(const std::string& name, const std::string& text) {
 Status AddImage(Input& in, const std::string& field, std::string bytes) {
   size_t total = 0;
   for (const auto& [k, v] : in.images) total += v.size();
-  if (static_cast<int>(total) >= kMaxFrames + 1) {
+  if (static_cast<int>(total) >= kMaxFrames) {  // found by fuzzing: a 9th image got in
     return InvalidArgument("too_many_images",
                            kTooManyImages);
   }
