@@ -136,7 +136,7 @@ class FaissGalleryIndex final : public GalleryIndex {
       }
       out.clear();
       for (int64_t i = 0; i < fetch && static_cast<int>(out.size()) < k; ++i) {
-        if (ids[i] < 0) continue;
+        if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= row_label_.size()) continue;
         int64_t label = row_label_[static_cast<size_t>(ids[i])];
         if (label == kDead) continue;
         const float dist = d[static_cast<size_t>(i)];
@@ -280,6 +280,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     std::string factory(fl, '\0');
     if (!get(factory.data(), fl) || !get(&rows, 8)) return corrupt;
     if (rows != static_cast<uint64_t>(index->ntotal) || blob.size() - pos != rows * 8) return corrupt;
+    FACEPAY_RETURN_IF_ERROR(CheckStructure(*index));
     std::vector<int64_t> labels(rows);
     get(labels.data(), rows * 8);
     auto g = std::make_unique<FaissGalleryIndex>(factory, index->d, std::move(index));
@@ -329,6 +330,7 @@ class FaissGalleryIndex final : public GalleryIndex {
     if (!in || n != static_cast<uint64_t>(index->ntotal)) {
       return DataLoss("snapshot_corrupt", "labels do not match the index");
     }
+    FACEPAY_RETURN_IF_ERROR(CheckStructure(*index));
     std::vector<int64_t> labels(n);
     in.read(reinterpret_cast<char*>(labels.data()), static_cast<std::streamsize>(n * 8));
     if (!in) return DataLoss("snapshot_corrupt", "labels file is truncated");
@@ -345,6 +347,56 @@ class FaissGalleryIndex final : public GalleryIndex {
   }
 
  private:
+  // A read index is searched without bounds checks (FAISS's walk and ours follow the graph's
+  // ids as they are): its parts must agree on the row count and every graph id must name a
+  // row. Found by fuzzing the snapshot reader: ids past the end were read out of bounds.
+  static Status CheckStructure(const faiss::Index& outer) {
+    const auto corrupt = [](const char* what) {
+      return DataLoss("snapshot_corrupt", std::string("index snapshot: ") + what);
+    };
+    const faiss::Index* index = &outer;
+    if (const auto* r = dynamic_cast<const faiss::IndexRefine*>(index)) {
+      if (!r->base_index || !r->refine_index || r->base_index->ntotal != outer.ntotal ||
+          r->refine_index->ntotal != outer.ntotal) {
+        return corrupt("re-rank rows differ from the index rows");
+      }
+      index = r->base_index;
+    }
+    if (const auto* p = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
+      if (!p->index || p->index->ntotal != outer.ntotal) return corrupt("transformed rows differ");
+      index = p->index;
+    }
+    if (const auto* h = dynamic_cast<const faiss::IndexHNSW*>(index)) {
+      const faiss::HNSW& g = h->hnsw;
+      const auto n = static_cast<int64_t>(h->ntotal);
+      if (!h->storage || h->storage->ntotal != h->ntotal) return corrupt("graph storage rows differ");
+      if (static_cast<int64_t>(g.levels.size()) != n || g.offsets.size() != g.levels.size() + 1) {
+        return corrupt("graph levels do not match its rows");
+      }
+      if (n > 0 && (g.entry_point < 0 || g.entry_point >= n || g.max_level < 0)) {
+        return corrupt("graph entry point");
+      }
+      if (g.offsets.back() != g.neighbors.size()) return corrupt("graph offsets");
+      const auto& cum = g.cum_nneighbor_per_level;  // neighbour slots below each level
+      if (cum.empty() || g.max_level >= static_cast<int>(cum.size())) return corrupt("graph levels");
+      for (size_t i = 1; i < cum.size(); ++i) {
+        if (cum[i] < cum[i - 1]) return corrupt("graph levels");
+      }
+      for (size_t i = 0; i < g.levels.size(); ++i) {
+        const int level = g.levels[i];  // 1 = the base level only
+        if (level < 1 || level >= static_cast<int>(cum.size()) || level > g.max_level + 1 ||
+            g.offsets[i + 1] < g.offsets[i] ||
+            g.offsets[i + 1] - g.offsets[i] < static_cast<size_t>(cum[static_cast<size_t>(level)])) {
+          return corrupt("graph row levels");
+        }
+      }
+      for (const auto id : g.neighbors) {
+        if (id < -1 || id >= n) return corrupt("graph neighbour id past the rows");
+      }
+    }
+    return Status::Ok();
+  }
+
   void ApplySearchEffort() { ApplyEffort(index_.get()); }
   // "...,RFlat": the searching index's best max(kRefineFactor x fetch, kMinRerank) candidates
   // (the beam is efSearch wide either way) are re-ranked by the exact inner product with the
