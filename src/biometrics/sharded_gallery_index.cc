@@ -109,6 +109,11 @@ class ShardedGalleryIndex final : public GalleryIndex {
       take(r);
     }
     FACEPAY_RETURN_IF_ERROR(failed);
+    // A label stored in a shard its hash does not name (only a damaged snapshot holds one:
+    // found by fuzzing) is unreachable by Contains/Remove, so it is not answered either.
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [this](const IndexHit& h) { return !Contains(h.label); }),
+              all.end());
     const size_t keep = std::min(all.size(), static_cast<size_t>(k));
     std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
                       [](const IndexHit& a, const IndexHit& b) { return a.score > b.score; });
