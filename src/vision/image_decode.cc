@@ -91,6 +91,14 @@ StatusOr<ImageInfo> ProbeImage(std::span<const uint8_t> b, const DecodeLimits& l
 
 StatusOr<cv::Mat> DecodeImage(std::span<const uint8_t> b, const DecodeLimits& limits) {
   FACEPAY_ASSIGN_OR_RETURN(ImageInfo info, ProbeImage(b, limits));
+  // cv::imdecode picks its decoder by signature, not by the format probed here: bytes that
+  // also carry the DICOM magic ("DICM" at offset 128) can reach OpenCV's GDCM decoder, which
+  // aborts the process on a malformed file (found by fuzzing: a WebP header + "DICM"). No
+  // JPEG, PNG, BMP or WebP a camera sends needs those four bytes there.
+  if (b.size() >= 132 && std::memcmp(b.data() + 128, "DICM", 4) == 0) {
+    return InvalidArgument("image_unsupported_format",
+                           "the image also carries a DICOM signature; refused");
+  }
   cv::Mat img;
   try {
     // The buffer is not modified; cv::Mat needs a non-const pointer.

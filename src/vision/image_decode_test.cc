@@ -57,6 +57,16 @@ TEST(DecodeImage, UnknownSignatureIsUnsupported) {
   EXPECT_EQ(ReasonOf({text.begin(), text.end()}), "image_unsupported_format");
 }
 
+// Found by fuzzing (CI, 2026-12-01): a WebP header with the DICOM magic at offset 128 reached
+// OpenCV's GDCM decoder, which aborted the process (an assert) instead of failing.
+TEST(DecodeImage, AnImageCarryingTheDicomMagicIsRefusedBeforeOpenCvSeesIt) {
+  std::vector<uint8_t> b(140, 0);
+  const std::string head = "RIFF\x16\x00\x00\x00WEBPVP8L";
+  std::copy(head.begin(), head.end(), b.begin());
+  std::copy_n("DICM", 4, b.begin() + 128);
+  EXPECT_EQ(ReasonOf(b), "image_unsupported_format");
+}
+
 TEST(DecodeImage, TooManyBytesIsRefusedBeforeParsing) {
   DecodeLimits lim;
   lim.max_bytes = 100;
