@@ -77,12 +77,15 @@ row 5 "another person's photos added to a subject" "$c $k"
 # 7: what a terminal sees; ATM verification against a named account, repeatedly
 postj "$GATE" /v1/gates/g1/passages "{\"event_id\":\"e7\",\"frames\":[\"$(b64 "$L/Angelina_Jolie/Angelina_Jolie_0015.jpg")\"]}" >/dev/null
 sc=$(grep -c '"score"\|"margin"\|"liveness":[0-9]' "$W/body")
+postj "$ENR" /v1/accounts/acct:v/atm-cards '{}' >/dev/null
+card=$(sed -n 's/.*"atm_card":"\([^"]*\)".*/\1/p' "$W/body")
+c=$(postj "$ATM" /v1/atms/a1/verify "{\"account_id\":\"acct:v\",\"frames\":[\"$(b64 "$L/Angelina_Jolie/Angelina_Jolie_0015.jpg")\"]}"); named="$c $(code)"
 atm=""
 for i in 1 2 3 4 5 6; do
-  c=$(postj "$ATM" /v1/atms/a1/verify "{\"account_id\":\"acct:v\",\"frames\":[\"$(b64 "$L/Angelina_Jolie/Angelina_Jolie_0015.jpg")\"]}")
+  c=$(postj "$ATM" /v1/atms/a1/verify "{\"atm_card\":\"$card\",\"frames\":[\"$(b64 "$L/Angelina_Jolie/Angelina_Jolie_0015.jpg")\"]}")
   atm="$atm $c"
 done
-row 7 "scores in a gate answer / 6 ATM verifications of acct:v" "score fields: $sc /$atm ($(code))"
+row 7 "scores in a gate answer / ATM naming acct:v itself / 6 verifications with acct:v's card" "score fields: $sc / $named /$atm ($(code))"
 
 # 8: a template with {"live": true} from a gate that is not an edge gate
 T=$(node -e 'const t=new Array(512).fill(0);t[0]=1;console.log(JSON.stringify(t))')

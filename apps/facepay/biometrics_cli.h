@@ -9,6 +9,7 @@
 
 #include "facepay/biometrics/biometric_store.h"
 #include "facepay/biometrics/gallery.h"
+#include "facepay/node/biometrics_open.h"
 #include "facepay/vision/face_pipeline.h"
 
 namespace facepay::cli {
@@ -23,14 +24,7 @@ struct BioCommon {
 };
 void AddBioOptions(CLI::App* cmd, BioCommon& c);
 
-struct BioContext {
-  std::unique_ptr<biometrics::BiometricStore> store;
-  std::unique_ptr<vision::FacePipeline> pipeline;  // null unless asked for
-  std::unique_ptr<biometrics::Gallery> gallery;
-  biometrics::StoredPolicy policy;  // calibrated for model_id, or the defaults
-  std::string model_id;
-  std::string second_factor_pepper;  // TemplateKey::SecondFactorPepper() of the key in use
-};
+using BioContext = node::BioContext;
 
 // Opens the store, resolves the template key (creating the key file with 0600 when
 // `create_key`, and saying so on stderr), loads the model pack and opens the gallery.

@@ -6,7 +6,7 @@
 
 #include "biometrics_cli.h"
 #include "cli_common.h"
-#include "facepay/biometrics/search_bench.h"
+#include "facepay/bench/search_bench.h"
 #include "facepay/common/env.h"
 #include "facepay/eval/identify_eval.h"
 

@@ -1,8 +1,11 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #include <opencv2/core/utility.hpp>
@@ -10,6 +13,27 @@
 #include "facepay/common/env.h"
 
 namespace facepay::cli {
+namespace {
+
+// An installed facepay (<prefix>/bin/facepay, e.g. the .deb's /usr/bin/facepay) uses the model
+// pack installed beside it (<prefix>/share/facepay/models) unless $FACEPAY_MODELS_DIR is set. A
+// binary in the build tree has no such folder and keeps the build's default (<source>/models).
+// Done once before main through the variable ModelsDir() reads, so every command and the
+// systemd units find the models without a flag.
+bool PreferInstalledModels() noexcept {
+  const char* set = std::getenv("FACEPAY_MODELS_DIR");  // NOLINT(concurrency-mt-unsafe)
+  if (set != nullptr && *set != '\0') return false;
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return false;
+  std::filesystem::path dir =
+      (exe.parent_path() / FACEPAY_INSTALLED_MODELS_RELDIR).lexically_normal();
+  if (!std::filesystem::is_regular_file(dir / "manifest.json", ec)) return false;
+  return ::setenv("FACEPAY_MODELS_DIR", dir.c_str(), 0) == 0;  // NOLINT(concurrency-mt-unsafe)
+}
+[[maybe_unused]] const bool kPreferInstalledModels = PreferInstalledModels();
+
+}  // namespace
 
 std::unique_ptr<vision::FacePipeline> LoadPipeline(const std::string& models_dir, int instances,
                                                    bool flip_embedding) {

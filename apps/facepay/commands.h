@@ -19,11 +19,24 @@ void AddPaymentsCommands(CLI::App& app, int& exit_code);  // payments_commands.c
 void AddBiometricsCommands(CLI::App& app, int& exit_code);  // biometrics_commands.cc
 void AddServiceCommands(CLI::App& app, int& exit_code);     // service_commands.cc
 void AddDemoCommands(CLI::App& app, int& exit_code);        // demo_commands.cc
+void AddGateCommands(CLI::App& app, int& exit_code);        // gate_commands.cc
 
-// `facepay eval pad --window-ms`: sequence liveness per window with the manifest's model.
-int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,
-                   const std::string& labels, const std::string& models,
-                   const std::vector<std::string>& camera_profiles, double window_ms,
-                   double stride_ms, int frames, int threads, const std::string& scores_out);
+// `facepay eval pad` in sequence mode (--window-ms, --sources).
+struct PadWindowArgs {
+  std::vector<std::string> live, attack, camera_profiles;
+  std::string labels, models, scores_out;
+  double window_ms = 0, stride_ms = 250;
+  double fps = 0;  // folders of numbered frames given by --live/--attack: their capture rate
+  int frames = 8, threads = 0;
+  // --sources FILE (eval::ReadPadSources) with paths under data_dir: per-source report.
+  std::string sources, data_dir;
+  bool leave_one_source_out = false, compare = false, json_out = false;
+  std::string signals = "cnn";
+  std::string calibrate_signals;  // crop signals also calibrated per camera (experiment)
+};
+// Sequence liveness per window with the manifest's model.           liveness_commands.cc
+int EvalPadWindows(const PadWindowArgs& a);
+// Per development source, and leave-one-source-out.                  pad_sources_commands.cc
+int EvalPadSources(const PadWindowArgs& a);
 
 }  // namespace facepay::cli

@@ -23,6 +23,7 @@
 #include "facepay/common/progress.h"
 #include "facepay/eval/datasets.h"
 #include "facepay/payments/clock.h"
+#include "facepay/node/node.h"
 #include "facepay/payments/ledger.h"
 #include "facepay/storage/ledger_stores.h"
 #include "facepay/storage/service_stores.h"
@@ -48,7 +49,6 @@ struct SeedArgs {
 };
 
 int Seed(const SeedArgs& a) {
-  const std::string loc = a.store.empty() ? a.data + "/facepay.db" : a.store;
   std::error_code ec;
   fs::create_directories(a.data, ec);
   std::vector<fs::path> folders;
@@ -61,21 +61,21 @@ int Seed(const SeedArgs& a) {
   std::sort(folders.begin(), folders.end());
   if (a.limit > 0 && static_cast<int>(folders.size()) > a.limit) folders.resize(a.limit);
 
-  auto ledger_store = storage::OpenLedgerStore(loc);
-  if (!ledger_store.ok()) return Fail(ledger_store.status());
-  auto svc_store = storage::OpenServiceStore(loc);
-  if (!svc_store.ok()) return Fail(svc_store.status());
-  BioCommon bc;
-  bc.store = loc;
-  bc.key_file = a.data + "/template.key";
-  bc.snapshot = a.data + "/gallery.faiss";
-  bc.models = a.models;
   const int threads = ResolveThreads(a.threads);
   ConfigureThreads(threads);
-  auto bio = OpenBio(bc, true, true, threads);
-  if (!bio.ok()) return Fail(bio.status());
+  node::NodeConfig nc;
+  nc.data_dir = a.data;
+  nc.store = a.store;
+  nc.models = a.models;
+  nc.pipelines = threads;
+  nc.make_first_admin_key = false;  // `facepay serve`'s first start shows it
+  auto node = node::Node::Open(std::move(nc));
+  if (!node.ok()) return Fail(node.status());
+  biometrics::Gallery& gallery = (*node)->gallery();
+  payments::Ledger& ledger = (*node)->ledger();
+  service::ServiceStore& svc = (*node)->store();
+  const vision::FacePipeline& pipeline = (*node)->pipeline();
   payments::SystemClock clock;
-  payments::Ledger ledger(**ledger_store, clock, nullptr);
   payments::Account desk;
   desk.id = "cash:topup-desk";
   desk.kind = payments::AccountKind::kCash;
@@ -100,7 +100,7 @@ int Seed(const SeedArgs& a) {
         std::lock_guard<std::mutex> lock(mu);
         for (size_t k = n; k < imgs->size(); ++k) probes.push_back((*imgs)[k]);
       }
-      if (bio->gallery->ContainsSubject(id)) {
+      if (gallery.ContainsSubject(id)) {
         ++existing;
         return;
       }
@@ -114,7 +114,7 @@ int Seed(const SeedArgs& a) {
       // A data set of photos, not live captures: see EnrollOptions.
       eo.check_liveness = false;
       eo.single_subject = false;
-      auto r = biometrics::EnrollFromImages(*bio->pipeline, *bio->gallery, s, enroll, eo,
+      auto r = biometrics::EnrollFromImages(pipeline, gallery, s, enroll, eo,
                                             clock.NowMs());
       if (!r.ok()) {
         ++failed;
@@ -149,20 +149,20 @@ int Seed(const SeedArgs& a) {
         payments::TopUpRequest t{"seed:" + id, acct.id, desk.id, a.balance_minor, "EUR"};
         (void)ledger.TopUp(t);
       }
-      (void)(*svc_store)->LinkSubject(id, acct.id);
+      (void)svc.LinkSubject(id, acct.id);
     });
   }
   int64_t synthetic_added = 0;
   if (a.synthetic > 0) {
     std::mt19937_64 rng(20261122);
     std::normal_distribution<float> nd;
-    const int dim = bio->pipeline->pack().params().embedding_dim;
+    const int dim = pipeline.pack().params().embedding_dim;
     Progress bar("synthetic", static_cast<size_t>(a.synthetic));
     for (int64_t i = 0; i < a.synthetic; ++i) {
       char id[32];
       std::snprintf(id, sizeof id, "syn-%07lld", static_cast<long long>(i));
       bar.Tick();
-      if (bio->gallery->ContainsSubject(id)) continue;
+      if (gallery.ContainsSubject(id)) continue;
       biometrics::NewTemplate t;
       t.embedding.resize(static_cast<size_t>(dim));
       double n2 = 0;
@@ -175,11 +175,11 @@ int Seed(const SeedArgs& a) {
       biometrics::Subject s;
       s.id = id;
       s.consent = {"synthetic", clock.NowMs(), "demo_seed"};
-      auto r = bio->gallery->Enroll(s, {t}, clock.NowMs());
+      auto r = gallery.Enroll(s, {t}, clock.NowMs());
       if (r.ok()) ++synthetic_added;
     }
   }
-  Status snap = bio->gallery->SaveSnapshot();
+  Status snap = (*node)->Close();
   if (!a.probes_out.empty()) {
     std::sort(probes.begin(), probes.end());
     std::ofstream out(a.probes_out);
@@ -194,8 +194,8 @@ int Seed(const SeedArgs& a) {
              {"low_quality_checks", quality_checks},
              {"failed", failed.load()},
              {"synthetic_added", synthetic_added},
-             {"gallery_subjects", bio->gallery->subject_count()},
-             {"gallery_templates", bio->gallery->template_count()},
+             {"gallery_subjects", gallery.subject_count()},
+             {"gallery_templates", gallery.template_count()},
              {"balance_minor_each", a.balance_minor},
              {"probes", probes.size()},
              {"snapshot", snap.ok() ? "saved" : snap.ToString()}});

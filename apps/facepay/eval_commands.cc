@@ -3,6 +3,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "facepay/common/env.h"
 #include "facepay/eval/pad_eval.h"
 #include "facepay/eval/verify_eval.h"
 
@@ -148,15 +149,25 @@ struct PadArgs {
   eval::PadEvalOptions opt;
   bool json_out = false;
   std::string scores_out;
-  double window_ms = 0, stride_ms = 250;
-  int frames = 8;
-  std::vector<std::string> camera_profiles;
+  PadWindowArgs win;  // sequence mode
 };
 
 int EvalPad(PadArgs& a) {
-  if (a.window_ms > 0) {
-    return EvalPadWindows(a.live, a.attack, a.labels, a.models, a.camera_profiles, a.window_ms,
-                          a.stride_ms, a.frames, a.threads, a.scores_out);
+  if (!a.win.sources.empty() || a.win.window_ms > 0) {
+    PadWindowArgs w = a.win;
+    w.live = a.live;
+    w.attack = a.attack;
+    w.labels = a.labels;
+    w.models = a.models;
+    w.threads = a.threads;
+    w.scores_out = a.scores_out;
+    w.json_out = a.json_out;
+    if (!w.sources.empty()) {
+      if (w.window_ms <= 0) w.window_ms = 1000;
+      if (w.data_dir.empty()) w.data_dir = DataDir();
+      return EvalPadSources(w);
+    }
+    return EvalPadWindows(w);
   }
   a.threads = ResolveThreads(a.threads);
   auto collected = eval::CollectSamples(a.live, a.attack, a.labels);
@@ -234,13 +245,28 @@ void AddEvalCommands(CLI::App& app, int& exit_code) {
   p->add_option("--frame-step", pa.opt.frame_step, "Videos: score every Nth frame")->check(CLI::Range(1, 1000));
   p->add_option("--max-frames", pa.opt.max_frames, "Videos: at most N frames per file")->check(CLI::Range(1, 100000));
   p->add_option("--scores", pa.scores_out, "Write every sample's score (TSV)");
-  p->add_option("--window-ms", pa.window_ms,
+  p->add_option("--window-ms", pa.win.window_ms,
                  "Sequence mode: score windows of this length with the fused model (0 = per frame)")
       ->check(CLI::Range(0.0, 10000.0));
-  p->add_option("--stride-ms", pa.stride_ms, "Sequence mode: window start step for videos")
+  p->add_option("--stride-ms", pa.win.stride_ms, "Sequence mode: window start step for videos")
       ->check(CLI::Range(10.0, 10000.0));
-  p->add_option("--frames", pa.frames, "Sequence mode: frames analysed per window")->check(CLI::Range(2, 60));
-  p->add_option("--camera-profile", pa.camera_profiles, "Sequence mode: camera calibration NAME=FILE");
+  p->add_option("--frames", pa.win.frames, "Sequence mode: frames analysed per window")->check(CLI::Range(2, 60));
+  p->add_option("--fps", pa.win.fps,
+                "Sequence mode: folders of numbered frames are a video captured at this rate")
+      ->check(CLI::Range(0.0, 1000.0));
+  p->add_option("--camera-profile", pa.win.camera_profiles, "Sequence mode: camera calibration NAME=FILE");
+  p->add_option("--sources", pa.win.sources,
+                "Sequence mode per development source: lines 'SOURCE SPEC [fps=N] [stills]' "
+                "(config/cameras/dev-sources.txt)");
+  p->add_option("--data-dir", pa.win.data_dir, "Folder the --sources paths are under (default: FACEPAY_DATA_DIR)");
+  p->add_flag("--leave-one-source-out", pa.win.leave_one_source_out,
+              "With --sources: fit on all sources but one, score the one left out, uncalibrated and calibrated");
+  p->add_option("--signals", pa.win.signals, "With --leave-one-source-out: comma-separated fused signals; several sets separated by ';'");
+  p->add_option("--calibrate-signals", pa.win.calibrate_signals,
+                "With --leave-one-source-out: crop signals also calibrated per camera on its genuine "
+                "median (experiment; the product calibrates the CNN only)");
+  p->add_flag("--compare", pa.win.compare,
+              "With --leave-one-source-out: each signal alone, the CNN with each other, and all");
   p->add_flag("--json", pa.json_out, "JSON report on stdout");
   p->add_option("--models", pa.models, "Model pack folder");
   p->callback([&] { exit_code = EvalPad(pa); });

@@ -42,6 +42,17 @@ StatusOr<std::map<std::string, float>> CameraOffsets(const std::vector<std::stri
   return out;
 }
 
+// Cameras of `tracks` with no profile, each with the offset it is judged at (a warning on
+// every report that contains one).
+json UncalibratedCameras(const std::vector<eval::CueTrack>& tracks,
+                         const std::map<std::string, float>& offsets, const vision::SequenceModel& m) {
+  json out = json::object();
+  for (const auto& t : tracks) {
+    if (offsets.count(t.camera) == 0) out[t.camera] = m.uncalibrated_cnn_logit_offset;
+  }
+  return out;
+}
+
 // facepay liveness: windows of one video or one image sequence, each with its verdict.
 int Score(LivenessArgs& a) {
   const int threads = ResolveThreads(a.threads);
@@ -60,7 +71,8 @@ int Score(LivenessArgs& a) {
   if (!offsets.ok()) return Fail(offsets.status());
   std::vector<std::string> failures;
   auto tracks = eval::TracksFromSamples(*pipeline, samples, a.win, threads, true, &failures);
-  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  const auto windows =
+      eval::WindowsFromTracks(tracks, a.win, *offsets, model->uncalibrated_cnn_logit_offset);
   json out = json::array();
   int live = 0;
   for (const auto& w : windows) {
@@ -74,6 +86,7 @@ int Score(LivenessArgs& a) {
   }
   const bool decision = !windows.empty() && live * 2 > static_cast<int>(windows.size());
   PrintJson({{"windows", out}, {"live_windows", live}, {"threshold", model->threshold},
+             {"uncalibrated_cameras", UncalibratedCameras(tracks, *offsets, *model)},
              {"decision", windows.empty() ? "no_face" : decision ? "live" : "attack"},
              {"failures", failures}});
   return 0;
@@ -216,7 +229,9 @@ int Fit(LivenessArgs& a) {
   }
   auto st = eval::SyntheticPhotoTracks(*pipeline, synth, a.win, 20261122u, threads, true);
   tracks.insert(tracks.end(), st.begin(), st.end());
-  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  // Fitting sees raw CNN logits from cameras without a profile (offset 0), as the shipped fit
+  // did; deciding never does (SequenceModel::uncalibrated_cnn_logit_offset).
+  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets, 0.f);
   const std::vector<std::string> use = SplitCommas(a.signals);
   for (const auto& n : use) {
     if (std::find(vision::SignalNames().begin(), vision::SignalNames().end(), n) ==
@@ -299,24 +314,25 @@ int Challenge(LivenessArgs& a, const std::string& order_text, uint64_t seed, int
   return 0;
 }
 
-int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::string>& attack,
-                   const std::string& labels, const std::string& models,
-                   const std::vector<std::string>& camera_profiles, double window_ms,
-                   double stride_ms, int frames, int threads, const std::string& scores_out) {
+int EvalPadWindows(const PadWindowArgs& args) {
   LivenessArgs a;
-  a.live = live;
-  a.attack = attack;
-  a.labels = labels;
-  a.models = models;
-  a.camera_profiles = camera_profiles;
-  a.win.window_ms = window_ms;
-  a.win.stride_ms = stride_ms;
-  a.win.frames = frames;
-  const int n = ResolveThreads(threads);
+  a.live = args.live;
+  a.attack = args.attack;
+  a.labels = args.labels;
+  a.models = args.models;
+  a.camera_profiles = args.camera_profiles;
+  a.win.window_ms = args.window_ms;
+  a.win.stride_ms = args.stride_ms;
+  a.win.frames = args.frames;
+  const double window_ms = args.window_ms;
+  const int frames = args.frames;
+  const std::string& scores_out = args.scores_out;
+  const int n = ResolveThreads(args.threads);
   ConfigureThreads(n);
   auto samples = Samples(a);
   if (!samples.ok()) return Fail(samples.status());
   if (samples->empty()) return Fail(InvalidArgument("usage", "give --live/--attack or --labels"));
+  for (auto& s : *samples) s.fps = args.fps;
   auto offsets = CameraOffsets(a.camera_profiles);
   if (!offsets.ok()) return Fail(offsets.status());
   auto pipeline = LoadPipeline(a.models, n, false);
@@ -326,8 +342,11 @@ int EvalPadWindows(const std::vector<std::string>& live, const std::vector<std::
   if (!model.ok()) return Fail(model.status());
   std::vector<std::string> failures;
   const auto tracks = eval::TracksFromSamples(*pipeline, *samples, a.win, n, true, &failures);
-  const auto windows = eval::WindowsFromTracks(tracks, a.win, *offsets);
+  // Cameras without a profile are judged as a deployment judges them: at the safe default.
+  const auto windows =
+      eval::WindowsFromTracks(tracks, a.win, *offsets, model->uncalibrated_cnn_logit_offset);
   json r = WindowPadReport(windows, *model);
+  r["uncalibrated_cameras"] = UncalibratedCameras(tracks, *offsets, *model);
   r["window_ms"] = window_ms;
   r["frames_per_window"] = frames;
   r["frame_failures"] = failures.size();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   facepay::cli::AddBiometricsCommands(app, exit_code);
   facepay::cli::AddServiceCommands(app, exit_code);
   facepay::cli::AddDemoCommands(app, exit_code);  // after bench: adds `bench gate`
+  facepay::cli::AddGateCommands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "facepay/payments/fare_config.h"
 #include "facepay/payments/ledger.h"
-#include "facepay/payments/ledger_bench.h"
+#include "facepay/bench/ledger_bench.h"
 #include "facepay/payments/result_json.h"
 #include "facepay/storage/ledger_stores.h"
 

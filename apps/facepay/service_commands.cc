@@ -17,6 +17,9 @@
 #include "facepay/payments/clock.h"
 #include "facepay/payments/ledger.h"
 #include "facepay/service/auth.h"
+#include "facepay/service/pairing.h"
+#include "facepay/service/terminals.h"
+#include "facepay/node/node.h"
 #include "facepay/service/service.h"
 #include "facepay/storage/biometric_stores.h"
 #include "facepay/storage/ledger_stores.h"
@@ -27,71 +30,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-bool IsPostgres(const std::string& loc) {
-  return loc.rfind("postgres://", 0) == 0 || loc.rfind("postgresql://", 0) == 0;
-}
-
-// A 32-byte random secret in a 0600 file, created on first use.
-// The data folder holds the template key, the border key, the databases and the gallery
-// snapshots: anyone who can read it can decrypt templates and try second factors offline.
-// At start-up the folder must be 0700 and its files 0600; looser modes are tightened, each
-// named on stderr, and a folder facepay cannot tighten (another owner) is refused.
-Status SecureDataFolder(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return FailedPrecondition("data_folder_unusable", "cannot create " + dir + ": " + ec.message());
-  const auto tighten = [](const fs::path& p, fs::perms want) -> Status {
-    std::error_code e;
-    const fs::perms have = fs::status(p, e).permissions();
-    if (e) return FailedPrecondition("data_folder_unusable", "cannot stat " + p.string());
-    if ((have & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none) {
-      return Status::Ok();
-    }
-    fs::permissions(p, want, e);
-    if (e) {
-      return FailedPrecondition("data_folder_permissions",
-                                p.string() + " is readable by others and cannot be tightened (" +
-                                    e.message() + "): chmod it yourself");
-    }
-    std::cerr << "facepay: warning: " << p.string() << " was readable by group/others; now "
-              << (want == fs::perms::owner_all ? "0700" : "0600") << "\n";
-    return Status::Ok();
-  };
-  FACEPAY_RETURN_IF_ERROR(tighten(dir, fs::perms::owner_all));
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_symlink()) continue;
-    if (entry.is_regular_file()) {
-      FACEPAY_RETURN_IF_ERROR(tighten(entry.path(), fs::perms::owner_read | fs::perms::owner_write));
-    } else if (entry.is_directory()) {
-      FACEPAY_RETURN_IF_ERROR(tighten(entry.path(), fs::perms::owner_all));
-    }
-  }
-  return Status::Ok();
-}
-
-StatusOr<std::string> SecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
-    std::string hex((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!hex.empty() && (hex.back() == '\n' || hex.back() == ' ')) hex.pop_back();
-    if (hex.size() < 32) return FailedPrecondition("secret_invalid", path + " is too short");
-    return hex;
-  }
-  unsigned char b[32];
-  randombytes_buf(b, sizeof b);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, b, sizeof b);
-  const fs::path tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << hex << "\n";
-    if (!out) return Internal("secret_write_failed", "cannot write " + path);
-  }
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
-  fs::rename(tmp, path);
-  return std::string(hex);
-}
 
 struct StoreArgs {
   std::string data = "data";
@@ -129,6 +67,8 @@ struct ServeArgs {
   std::string tls_cert, tls_key;
   std::string card_provider = "none";
   bool keep_enrollment_images = false;
+  std::string web_dir = WebDir();
+  flows::OfflineLimits offline;
 };
 
 int Serve(const ServeArgs& a) {
@@ -142,14 +82,14 @@ int Serve(const ServeArgs& a) {
   // Started first, so a signal during a long start-up (a gallery rebuild) still ends the
   // process; once serving, it stops the server gracefully instead.
   std::mutex serving_mu;  // guards serving and done
-  service::Service* serving = nullptr;
+  node::Node* serving = nullptr;
   bool done = false;
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::lock_guard<std::mutex> lock(serving_mu);
     if (done) return;
-    service::Service* s = serving;
+    node::Node* s = serving;
     if (s == nullptr) {
       std::cerr << "facepay: signal " << sig << " during start-up: exiting\n";
       std::_Exit(128 + sig);
@@ -171,102 +111,18 @@ int Serve(const ServeArgs& a) {
     }
   } join_waiter{waiter, serving_mu, done};
 
-  const std::string loc = a.where.Location();
-  std::error_code ec;
-  if (Status s = SecureDataFolder(a.where.data); !s.ok()) return Fail(s);
-  service::InstallCrashLog();
-  auto svc_store = OpenServiceStoreAt(a.where);
-  if (!svc_store.ok()) return Fail(svc_store.status());
-  auto ledger_store = storage::OpenLedgerStore(loc);
-  if (!ledger_store.ok()) return Fail(ledger_store.status());
-
-  BioCommon bc;
-  bc.store = loc;
-  bc.key_file = a.where.data + "/template.key";
-  bc.snapshot = IsPostgres(loc) ? a.where.data + "/gallery-node.faiss" : a.where.data + "/gallery.faiss";
-  bc.index = a.index;
-  bc.ef_search = a.ef_search;
-  bc.models = a.models;
-  const int instances = ResolveThreads(a.pipelines);
-  ConfigureThreads(instances);
-  auto bio = OpenBio(bc, /*create_key=*/true, /*need_pipeline=*/true, instances);
-  if (!bio.ok()) return Fail(bio.status());
-  bool created = false;
-  auto key = biometrics::TemplateKey::Resolve(bc.key_file, false, &created);
-  if (!key.ok()) return Fail(key.status());
-
-  // The border watchlist: a second gallery. On PostgreSQL it lives in the schema
-  // facepay_watchlist of the same database, shared and followed by every node like the
-  // subjects; on SQLite it is watchlist.db in the data folder.
-  auto wl_store = IsPostgres(loc)
-                      ? storage::OpenPgBiometricStore(loc, "facepay_watchlist")
-                      : storage::OpenSqliteBiometricStore(a.where.data + "/watchlist.db");
-  if (!wl_store.ok()) return Fail(wl_store.status());
-  biometrics::GalleryOptions wo = bio->gallery->options();
-  wo.snapshot_path = "";
-  // Exact search: a watchlist is small, and starts empty (an IVF/PCA index could not train).
-  wo.index_factory = "Flat";
-  wo.init_key_check = true;
-  auto watchlist = biometrics::Gallery::Open(**wl_store, *key, wo);
-  if (!watchlist.ok()) return Fail(watchlist.status());
-
-  auto border_key = SecretFile(a.where.data + "/border.key");
-  if (!border_key.ok()) return Fail(border_key.status());
-  std::string terminals_path = a.terminals;
-  if (terminals_path.empty()) {
-    const char* env = std::getenv("FACEPAY_TERMINALS");  // NOLINT(concurrency-mt-unsafe)
-    terminals_path = env ? env : ConfigDir() + "/terminals/demo.json";
-  }
-  auto terminals = service::LoadTerminals(terminals_path);
-  if (!terminals.ok()) return Fail(terminals.status());
-
-  auto seq_model = vision::SequenceModelFromJson(
-      bio->pipeline->pack().manifest().value("sequence_liveness", json::object()));
-
-  // Card accounts charge through a PaymentProvider. facepay ships no PSP integration, only the
-  // simulated one (approves every capture, charges no real card): without it card accounts
-  // are declined with "no_provider" instead of silently pretending to charge.
-  std::unique_ptr<payments::PaymentProvider> provider;
-  if (a.card_provider == "simulated") {
-    provider = std::make_unique<payments::SimulatedProvider>();
-  } else if (a.card_provider != "none") {
-    return Fail(InvalidArgument("invalid_card_provider",
-                                "--card-provider must be none or simulated, not '" +
-                                    a.card_provider + "'"));
-  }
-  payments::SystemClock clock;
-  payments::Ledger ledger(**ledger_store, clock, provider.get());
-
-  // First start: no key at all -> one admin key, printed once.
-  auto active = (*svc_store)->CountActiveKeys();
-  if (!active.ok()) return Fail(active.status());
-  if (*active == 0) {
-    auto k = service::MakeApiKey(service::Role::kAdmin, {}, "first admin", 0, clock.NowMs());
-    if (!k.ok()) return Fail(k.status());
-    Status s = (*svc_store)->PutKey(k->record);
-    if (!s.ok()) return Fail(s);
-    std::cout << "facepay: first start: admin API key (shown once, store it now):\n"
-              << k->token << "\n"
-              << std::flush;
-    service::AuditRecord rec{0, clock.NowMs(), "system", "key_create", k->record.key_id, "ok",
-                             json{{"role", "admin"}, {"reason", "first start"}}.dump()};
-    (void)(*svc_store)->AppendAudit(rec);
-  }
-
-  service::ServiceDeps deps;
-  deps.pipeline = bio->pipeline.get();
-  deps.sequence = seq_model.ok() ? &*seq_model : nullptr;
-  deps.bio_store = bio->store.get();
-  deps.gallery = bio->gallery.get();
-  deps.template_key = &*key;
-  deps.policy = bio->policy;
-  deps.watchlist = watchlist->get();
-  deps.ledger = &ledger;
-  deps.store = svc_store->get();
-  deps.clock = &clock;
-  deps.terminals = std::move(*terminals);
-  deps.border_hash_key = *border_key;
-  service::ServiceOptions so;
+  node::NodeConfig nc;
+  nc.data_dir = a.where.data;
+  nc.store = a.where.store;
+  nc.models = a.models;
+  nc.terminals = a.terminals;
+  nc.index = a.index;
+  nc.ef_search = a.ef_search;
+  nc.pipelines = ResolveThreads(a.pipelines);
+  ConfigureThreads(nc.pipelines);
+  nc.card_provider = a.card_provider;
+  nc.follow_ms = a.follow_ms;
+  service::ServiceOptions& so = nc.service;
   so.threads = a.threads;
   so.header_timeout_ms = a.header_timeout_ms;
   so.request_timeout_ms = a.request_timeout_ms;
@@ -276,27 +132,29 @@ int Serve(const ServeArgs& a) {
   so.tls_cert = a.tls_cert;
   so.tls_key = a.tls_key;
   so.keep_enrollment_images = a.keep_enrollment_images;
-  auto svc = service::Service::Create(std::move(deps), so);
-  if (!svc.ok()) return Fail(svc.status());
-  auto port = (*svc)->Listen(a.host, a.port);
+  so.web_dir = a.web_dir == "none" ? "" : a.web_dir;
+  if (!so.web_dir.empty() && a.web_dir == WebDir() && !fs::is_directory(so.web_dir)) {
+    // The default folder (an installed binary far from a checkout): the API alone, said loudly.
+    std::cerr << "facepay: warning: no pages folder at " << so.web_dir
+              << "; serving the API only (--web-dir DIR or $FACEPAY_WEB_DIR)\n";
+    so.web_dir.clear();
+  }
+  so.offline_limits = a.offline;
+  service::InstallCrashLog();
+  auto node = node::Node::Open(std::move(nc));
+  if (!node.ok()) return Fail(node.status());
+  if (!(*node)->first_admin_token().empty()) {
+    std::cout << "facepay: first start: admin API key (shown once, store it now):\n"
+              << (*node)->first_admin_token() << "\n"
+              << std::flush;
+  }
+  auto port = (*node)->Listen(a.host, a.port);
   if (!port.ok()) return Fail(port.status());
-
-  biometrics::GalleryFollowerOptions fo;
-  fo.interval_ms = a.follow_ms;
-  biometrics::GalleryFollower follower(*bio->gallery, fo);
-  follower.Start();
-  biometrics::GalleryFollower watchlist_follower(**watchlist, fo);
-  watchlist_follower.Start();
-
   const std::string scheme = a.tls_cert.empty() ? "http" : "https";
-  std::cerr << "facepay: serving " << scheme << "://" << a.host << ":" << *port << " (store "
-            << (*ledger_store)->Backend() << ", " << bio->gallery->subject_count()
-            << " subjects, " << bio->gallery->template_count() << " templates"
-            << (bio->gallery->load_report().from_snapshot ? ", from snapshot" : "")
-            << (provider ? ", card provider " + provider->Name() : std::string())
-            << (a.keep_enrollment_images ? ", keeping enrolment images" : "")
-            << "); Ctrl-C stops\n";
+  std::cerr << "facepay: serving " << scheme << "://" << a.host << ":" << *port << " ("
+            << (*node)->Summary() << "); Ctrl-C stops\n";
   if (!a.port_file.empty()) {
+    std::error_code ec;
     std::ofstream pf(a.port_file + ".tmp");
     pf << *port << "\n";
     pf.close();
@@ -304,19 +162,15 @@ int Serve(const ServeArgs& a) {
   }
   {
     std::lock_guard<std::mutex> lock(serving_mu);
-    serving = svc->get();
+    serving = node->get();
   }
-  (*svc)->Run();
+  (*node)->Run();
   {
     std::lock_guard<std::mutex> lock(serving_mu);
     done = true;  // a late signal no longer touches the server
   }
-  follower.Stop();
-  watchlist_follower.Stop();
-  if (!IsPostgres(loc)) {
-    Status s = bio->gallery->SaveSnapshot();
-    if (!s.ok()) std::cerr << "facepay: snapshot not saved: " << s.ToString() << "\n";
-  }
+  Status closed = (*node)->Close();
+  if (!closed.ok()) std::cerr << "facepay: " << closed.ToString() << "\n";
   std::cerr << "facepay: stopped\n";
   return 0;
 }
@@ -367,6 +221,16 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                     "Payment provider for card accounts: none (card payments declined with "
                     "no_provider) | simulated (approves every capture; demos only, no real card "
                     "is charged). Default none");
+  serve->add_option("--offline-person-per-day", sa->offline.per_person_per_day,
+                    "Edge gates: offline passages of one person at one gate settled per day "
+                    "(default 4; more are refused as over_limit)")
+      ->check(CLI::Range(0, 1'000'000));
+  serve->add_option("--offline-gate-per-day", sa->offline.per_gate_per_day,
+                    "Edge gates: offline passages of one gate settled per day (default 5000)")
+      ->check(CLI::Range(0, 100'000'000));
+  serve->add_option("--web-dir", sa->web_dir,
+                    "The terminal screens and dashboard (default $FACEPAY_WEB_DIR, else the "
+                    "checkout's web/); 'none' serves the API only");
   serve->add_flag("--keep-enrollment-images", sa->keep_enrollment_images,
                   "Keep each enrolled template's source image, sealed with the template key, for "
                   "auditors (GET /v1/subjects/{id}/images/{template_id}); erased with the "
@@ -405,6 +269,39 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                {"bindings", k->record.bindings},
                {"token", k->token}});
     std::cerr << "facepay: the token is shown once; send it as 'Authorization: Bearer <token>'\n";
+  });
+  // facepay pairing create: a one-time code a terminal screen exchanges for its own key.
+  auto* pairing = app.add_subcommand("pairing", "Terminal pairing codes (docs/terminals.md)");
+  auto pa = std::make_shared<StoreArgs>();
+  auto kind = std::make_shared<std::string>();
+  auto tid = std::make_shared<std::string>();
+  auto terminals = std::make_shared<std::string>();
+  auto ttl_s = std::make_shared<int>(300);
+  auto* pcreate = pairing->add_subcommand("create", "A one-time pairing code for a terminal screen");
+  AddStoreArgs(pcreate, *pa);
+  pcreate->add_option("--kind", *kind, "gate | till | atm | border | kiosk")->required();
+  pcreate->add_option("--id", *tid, "The terminal's id (a kiosk: a name for the desk)")->required();
+  pcreate->add_option("--terminals", *terminals,
+                      "Terminals config (default $FACEPAY_TERMINALS, else the demo config)");
+  pcreate->add_option("--ttl-s", *ttl_s, "Seconds the code lives (default 300)")
+      ->check(CLI::Range(1, 900));
+  pcreate->callback([=, &exit_code] {
+    auto st = OpenServiceStoreAt(*pa);
+    if (!st.ok()) return void(exit_code = Fail(st.status()));
+    const std::string path = terminals->empty()
+                                 ? GetEnvOr("FACEPAY_TERMINALS", ConfigDir() + "/terminals/demo.json")
+                                 : *terminals;
+    auto t = service::LoadTerminals(path);
+    if (!t.ok()) return void(exit_code = Fail(t.status()));
+    payments::SystemClock clock;
+    auto code = service::CreatePairingCode(**st, *t, {*kind, *tid}, int64_t{*ttl_s} * 1000, clock.NowMs());
+    if (!code.ok()) return void(exit_code = Fail(code.status()));
+    (void)(*st)->AppendAudit({0, clock.NowMs(), "cli", "pairing_code_create", *tid, "ok",
+                              json{{"kind", *kind}, {"role", code->role}}.dump()});
+    PrintJson({{"code", code->code}, {"kind", *kind}, {"id", *tid}, {"role", code->role},
+               {"expires_at_ms", code->expires_at_ms}});
+    std::cerr << "facepay: enter the code on the terminal's screen within " << *ttl_s
+              << " s; it works once\n";
   });
   auto* list = keys->add_subcommand("list", "List keys (never secrets)");
   auto la = std::make_shared<StoreArgs>();

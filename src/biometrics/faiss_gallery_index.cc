@@ -19,7 +19,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "facepay/biometrics/graph_search_baseline.h"
 #include "faiss_gallery_index.h"
+#include "faiss_structure.h"
 
 #include "hnsw_search.h"
 
@@ -28,7 +30,7 @@ namespace {
 
 constexpr uint32_t kLabelsMagic = 0x46504C31;  // "FPL1"
 
-class FaissGalleryIndex final : public GalleryIndex {
+class FaissGalleryIndex final : public GalleryIndex, public GraphSearchBaseline {
  public:
   FaissGalleryIndex(std::string factory, int dim, std::unique_ptr<faiss::Index> index)
       : factory_(std::move(factory)), dim_(dim), index_(std::move(index)) {
@@ -347,55 +349,7 @@ class FaissGalleryIndex final : public GalleryIndex {
   }
 
  private:
-  // A read index is searched without bounds checks (FAISS's walk and ours follow the graph's
-  // ids as they are): its parts must agree on the row count and every graph id must name a
-  // row. Found by fuzzing the snapshot reader: ids past the end were read out of bounds.
-  static Status CheckStructure(const faiss::Index& outer) {
-    const auto corrupt = [](const char* what) {
-      return DataLoss("snapshot_corrupt", std::string("index snapshot: ") + what);
-    };
-    const faiss::Index* index = &outer;
-    if (const auto* r = dynamic_cast<const faiss::IndexRefine*>(index)) {
-      if (!r->base_index || !r->refine_index || r->base_index->ntotal != outer.ntotal ||
-          r->refine_index->ntotal != outer.ntotal) {
-        return corrupt("re-rank rows differ from the index rows");
-      }
-      index = r->base_index;
-    }
-    if (const auto* p = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
-      if (!p->index || p->index->ntotal != outer.ntotal) return corrupt("transformed rows differ");
-      index = p->index;
-    }
-    if (const auto* h = dynamic_cast<const faiss::IndexHNSW*>(index)) {
-      const faiss::HNSW& g = h->hnsw;
-      const auto n = static_cast<int64_t>(h->ntotal);
-      if (!h->storage || h->storage->ntotal != h->ntotal) return corrupt("graph storage rows differ");
-      if (static_cast<int64_t>(g.levels.size()) != n || g.offsets.size() != g.levels.size() + 1) {
-        return corrupt("graph levels do not match its rows");
-      }
-      if (n > 0 && (g.entry_point < 0 || g.entry_point >= n || g.max_level < 0)) {
-        return corrupt("graph entry point");
-      }
-      if (g.offsets.back() != g.neighbors.size()) return corrupt("graph offsets");
-      const auto& cum = g.cum_nneighbor_per_level;  // neighbour slots below each level
-      if (cum.empty() || g.max_level >= static_cast<int>(cum.size())) return corrupt("graph levels");
-      for (size_t i = 1; i < cum.size(); ++i) {
-        if (cum[i] < cum[i - 1]) return corrupt("graph levels");
-      }
-      for (size_t i = 0; i < g.levels.size(); ++i) {
-        const int level = g.levels[i];  // 1 = the base level only
-        if (level < 1 || level >= static_cast<int>(cum.size()) || level > g.max_level + 1 ||
-            g.offsets[i + 1] < g.offsets[i] ||
-            g.offsets[i + 1] - g.offsets[i] < static_cast<size_t>(cum[static_cast<size_t>(level)])) {
-          return corrupt("graph row levels");
-        }
-      }
-      for (const auto id : g.neighbors) {
-        if (id < -1 || id >= n) return corrupt("graph neighbour id past the rows");
-      }
-    }
-    return Status::Ok();
-  }
+  static Status CheckStructure(const faiss::Index& index) { return CheckFaissStructure(index); }
 
   void ApplySearchEffort() { ApplyEffort(index_.get()); }
   // "...,RFlat": the searching index's best max(kRefineFactor x fetch, kMinRerank) candidates

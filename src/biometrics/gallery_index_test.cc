@@ -1,3 +1,4 @@
+#include "facepay/biometrics/graph_search_baseline.h"
 #include "facepay/biometrics/gallery_index.h"
 
 #include <gtest/gtest.h>
@@ -266,7 +267,8 @@ TEST(GalleryIndexFactory, PrefetchedHnswSearchFindsWhatFaissSearchFinds) {
       const auto& q = queries[qi];
       const auto [score, label] = truth[qi];
       for (int faiss = 0; faiss < 2; ++faiss) {
-        (*idx)->set_prefetched_search(faiss == 0);
+        ASSERT_NE(GraphSearchBaselineOf(**idx), nullptr);
+        GraphSearchBaselineOf(**idx)->set_prefetched_search(faiss == 0);
         auto hits = (*idx)->Search(q, 10);
         ASSERT_TRUE(hits.ok()) << hits.status().ToString();
         ASSERT_EQ(hits->size(), 10u);

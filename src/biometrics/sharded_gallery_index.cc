@@ -1,5 +1,6 @@
 // "Shards<N>:<factory>": N indexes of <factory>, each holding the labels that hash to it,
 // searched at once (one thread each) and merged (see gallery_index.h).
+#include "facepay/biometrics/graph_search_baseline.h"
 #include "facepay/biometrics/gallery_index.h"
 
 #include <algorithm>
@@ -34,7 +35,7 @@ uint64_t Mix(uint64_t x) {  // splitmix64's finaliser: spreads sequential templa
   return x ^ (x >> 31);
 }
 
-class ShardedGalleryIndex final : public GalleryIndex {
+class ShardedGalleryIndex final : public GalleryIndex, public GraphSearchBaseline {
  public:
   ShardedGalleryIndex(std::string factory, std::vector<std::unique_ptr<GalleryIndex>> shards)
       : factory_(std::move(factory)), shards_(std::move(shards)) {}
@@ -134,7 +135,9 @@ class ShardedGalleryIndex final : public GalleryIndex {
   }
   int search_effort() const override { return shards_[0]->search_effort(); }
   void set_prefetched_search(bool on) override {
-    for (auto& s : shards_) s->set_prefetched_search(on);
+    for (auto& s : shards_) {
+      if (auto* b = GraphSearchBaselineOf(*s)) b->set_prefetched_search(on);
+    }
   }
   void set_build_effort(int ef_construction) override {
     for (auto& s : shards_) s->set_build_effort(ef_construction);

@@ -182,4 +182,48 @@ StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file) {
   return out;
 }
 
+StatusOr<std::vector<PadSample>> ReadPadSources(const std::string& sources_file,
+                                                const std::string& data_dir) {
+  std::ifstream in(sources_file);
+  if (!in) return NotFound("file_not_found", "cannot open sources file " + sources_file);
+  std::vector<PadSample> out;
+  std::string line;
+  int line_no = 0;
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("sources_malformed",
+                           sources_file + ":" + std::to_string(line_no) + ": " + why);
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (const auto hash = line.find('#'); hash == 0 || (hash != std::string::npos && line[hash - 1] == ' ')) {
+      line = line.substr(0, hash);  // a comment (a '#' inside a spec is its time range)
+    }
+    std::istringstream ss(line);
+    std::vector<std::string> f;
+    for (std::string t; ss >> t;) f.push_back(t);
+    if (f.empty()) continue;
+    if (f.size() < 2) return bad("expected SOURCE SPEC [fps=N] [stills]");
+    FACEPAY_ASSIGN_OR_RETURN(PadSample s, ParseSampleSpec(f[1], "live"));
+    s.source = f[0];
+    s.path = data_dir + "/" + s.path;
+    for (size_t i = 2; i < f.size(); ++i) {
+      if (f[i] == "stills") {
+        s.stills = true;
+      } else if (f[i].rfind("fps=", 0) == 0) {
+        try {
+          s.fps = std::stod(f[i].substr(4));
+        } catch (const std::exception&) {
+          s.fps = -1;
+        }
+        if (!(s.fps > 0 && s.fps <= 1000)) return bad("fps must be a number in (0, 1000]");
+      } else {
+        return bad("unknown option '" + f[i] + "'");
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  if (out.empty()) return InvalidArgument("sources_malformed", sources_file + ": no samples");
+  return out;
+}
+
 }  // namespace facepay::eval

@@ -65,5 +65,34 @@ TEST(ParseSampleSpec, ReadsLabelCameraPathAndTimeRange) {
   EXPECT_EQ(ParseSampleSpec("/a.webm#x", "live").status().reason(), "sample_spec_invalid");
 }
 
+TEST(ReadPadSources, ReadsSourceSpecAndOptionsWithPathsUnderTheDataFolder) {
+  const auto p = WriteTemp("sources.txt",
+                           "# development sources\n"
+                           "msu  live@msu:pad-dev/msu/live  fps=30   # frames of a video\n"
+                           "siwm print@siwm:pad-dev/siwm/print stills\n"
+                           "\n"
+                           "web  @webcam:videos/a.webm#0-3500\n");
+  auto s = ReadPadSources(p, "/data");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_EQ((*s)[0].source, "msu");
+  EXPECT_EQ((*s)[0].path, "/data/pad-dev/msu/live");
+  EXPECT_DOUBLE_EQ((*s)[0].fps, 30);
+  EXPECT_FALSE((*s)[0].stills);
+  EXPECT_EQ((*s)[1].label, "print");
+  EXPECT_TRUE((*s)[1].stills);
+  EXPECT_EQ((*s)[2].label, "live");
+  EXPECT_EQ((*s)[2].camera, "webcam");
+  EXPECT_DOUBLE_EQ((*s)[2].to_ms, 3500);
+  EXPECT_EQ(ReadPadSources(WriteTemp("s1.txt", "only-a-source\n"), "/d").status().reason(),
+            "sources_malformed");
+  EXPECT_EQ(ReadPadSources(WriteTemp("s2.txt", "a live:x fps=0\n"), "/d").status().reason(),
+            "sources_malformed");
+  EXPECT_EQ(ReadPadSources(WriteTemp("s3.txt", "a live:x loud\n"), "/d").status().reason(),
+            "sources_malformed");
+  EXPECT_EQ(ReadPadSources(WriteTemp("s4.txt", "# nothing\n"), "/d").status().reason(),
+            "sources_malformed");
+}
+
 }  // namespace
 }  // namespace facepay::eval

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <tuple>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -50,14 +51,26 @@ void RunJobs(const vision::FacePipeline& pipeline, std::vector<FrameJob>& jobs,
   });
 }
 
+bool AllDigits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "name_12" -> 12, "0012" -> 12, anything else 0.
 long TrailingNumber(const std::string& stem) {
   const auto us = stem.find_last_of('_');
-  try {
-    return us == std::string::npos ? 0 : std::stol(stem.substr(us + 1));
-  } catch (const std::exception&) {
-    return 0;
-  }
+  const std::string tail = us == std::string::npos ? stem : stem.substr(us + 1);
+  if (!AllDigits(tail) || tail.size() > 15) return 0;
+  return std::stol(tail);
 }
+
+// What makes images one sequence: the sample's set-up and label, and a key per file.
+struct GroupKey {
+  std::string key, label, camera, origin;
+  double fps = 0;
+  bool operator<(const GroupKey& o) const {
+    return std::tie(key, label, camera, origin, fps) < std::tie(o.key, o.label, o.camera, o.origin, o.fps);
+  }
+};
 
 }  // namespace
 
@@ -67,7 +80,7 @@ std::vector<CueTrack> TracksFromSamples(const vision::FacePipeline& pipeline,
                                         std::vector<std::string>* failures) {
   std::vector<CueTrack> tracks;
   std::vector<FrameJob> jobs;
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> groups;
+  std::map<GroupKey, std::vector<std::string>> groups;
   for (const PadSample& s : samples) {
     if (IsVideoPath(s.path)) {
       cv::VideoCapture cap(s.path);
@@ -77,7 +90,7 @@ std::vector<CueTrack> TracksFromSamples(const vision::FacePipeline& pipeline,
       }
       const double fps = cap.get(cv::CAP_PROP_FPS) > 1 ? cap.get(cv::CAP_PROP_FPS) : 30;
       const double every_ms = o.window_ms / o.frames;
-      CueTrack t{s.path, s.label, s.camera, {}};
+      CueTrack t{s.path, s.label, s.camera, s.source.empty() ? s.path : s.source, {}};
       if (s.to_ms > 0) {  // appended piecewise: GCC 12 -O3 warns (-Wrestrict) on "#" + string
         t.group.append("#").append(std::to_string(static_cast<long>(s.from_ms)));
         t.group.append("-").append(std::to_string(static_cast<long>(s.to_ms)));
@@ -105,19 +118,36 @@ std::vector<CueTrack> TracksFromSamples(const vision::FacePipeline& pipeline,
       const fs::path p(file);
       const std::string stem = p.stem().string();
       const auto us = stem.find_last_of('_');
-      const std::string key = p.parent_path().string() + "/" +
-                              (us == std::string::npos ? stem : stem.substr(0, us));
-      groups[{key, s.label + "\t" + s.camera}].push_back(file);
+      std::string key = p.parent_path().string() + "/";
+      if (s.stills) {
+        key = file;
+      } else if (!AllDigits(stem)) {
+        key += us == std::string::npos ? stem : stem.substr(0, us);
+      }
+      groups[{key, s.label, s.camera, s.source.empty() ? key : s.source, s.fps}].push_back(file);
     }
   }
   for (auto& [key, files] : groups) {
     std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
-      return TrailingNumber(fs::path(a).stem().string()) < TrailingNumber(fs::path(b).stem().string());
+      const long na = TrailingNumber(fs::path(a).stem().string());
+      const long nb = TrailingNumber(fs::path(b).stem().string());
+      return na != nb ? na < nb : a < b;
     });
-    const auto tab = key.second.find('\t');
-    CueTrack t{key.first, key.second.substr(0, tab), key.second.substr(tab + 1), {}};
+    CueTrack t{key.key, key.label, key.camera, key.origin, {}};
+    // A video's frames are sampled like the video (every window_ms / frames), up to as many
+    // windows as a video gives.
+    const double every_ms = o.window_ms / o.frames;
+    const double max_ms = o.stride_ms * o.max_windows + o.window_ms;
+    double next_ms = 0;
     for (size_t i = 0; i < files.size(); ++i) {
-      jobs.push_back({tracks.size(), i, files[i], {}, 1000.0 * static_cast<double>(i) / o.image_fps});
+      const double t_ms = key.fps > 0 ? 1000.0 * static_cast<double>(i) / key.fps
+                                      : 1000.0 * static_cast<double>(i) / o.image_fps;
+      if (key.fps > 0) {
+        if (t_ms >= max_ms) break;
+        if (t_ms + 1e-6 < next_ms) continue;
+        next_ms += every_ms;
+      }
+      jobs.push_back({tracks.size(), t.cues.size(), files[i], {}, t_ms});
       t.cues.emplace_back();
     }
     tracks.push_back(std::move(t));
@@ -140,7 +170,7 @@ std::vector<CueTrack> SyntheticPhotoTracks(const vision::FacePipeline& pipeline,
     const cv::Size size = img->size();
     for (const char* kind : {"still_photo", "handheld_photo"}) {
       const bool hand = std::string(kind) == "handheld_photo";
-      CueTrack t{path + "#" + kind, kind, "default", {}};
+      CueTrack t{path + "#" + kind, kind, "default", path, {}};
       // A smooth trajectory: random start and end pose, linear in between.
       double a0[4], a1[4];
       for (int k = 0; k < 4; ++k) {
@@ -183,11 +213,12 @@ std::vector<CueTrack> SyntheticPhotoTracks(const vision::FacePipeline& pipeline,
 
 std::vector<WindowSample> WindowsFromTracks(const std::vector<CueTrack>& tracks,
                                             const WindowOptions& o,
-                                            const std::map<std::string, float>& camera_offsets) {
+                                            const std::map<std::string, float>& camera_offsets,
+                                            float uncalibrated_offset) {
   std::vector<WindowSample> out;
   for (const CueTrack& t : tracks) {
     const auto off = camera_offsets.find(t.camera);
-    const float cnn_logit_offset = off == camera_offsets.end() ? 0.f : off->second;
+    const float cnn_logit_offset = off == camera_offsets.end() ? uncalibrated_offset : off->second;
     const auto& c = t.cues;
     if (c.empty()) continue;
     // Windows of `frames` consecutive cues; videos start a new window every stride_ms.
@@ -203,6 +234,8 @@ std::vector<WindowSample> WindowsFromTracks(const std::vector<CueTrack>& tracks,
       WindowSample w;
       w.group = t.group;
       w.label = t.label;
+      w.origin = t.origin;
+      w.camera = t.camera;
       w.source = t.group + "#" + std::to_string(static_cast<long>(c[start].t_ms));
       w.signals = vision::ComputeWindowSignals(win, cnn_logit_offset);
       out.push_back(std::move(w));

@@ -63,7 +63,8 @@ StatusOr<TapResult> TransitService::Tap(const TapRequest& req) {
               FACEPAY_ASSIGN_OR_RETURN(Account acct, txn.LockAccount(req.account_id));
               FACEPAY_ASSIGN_OR_RETURN(std::string raw, txn.GetFareState(acct.id, c.operator_id));
               FACEPAY_ASSIGN_OR_RETURN(FareState state, FareStateFromJson(raw));
-              payments::Tap tap{req.gate_id, req.gate_group, req.station, req.direction, now_ms};
+              payments::Tap tap{req.gate_id, req.gate_group, req.station, req.direction,
+                               req.at_ms > 0 ? req.at_ms : now_ms};
               FACEPAY_ASSIGN_OR_RETURN(FareDecision d,
                                        EvaluateFare(c, acct.concession, state, tap));
               TapResult r;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 
 namespace facepay::service {
 namespace {
@@ -16,12 +17,6 @@ std::string Hex(const unsigned char* p, size_t n) {
   sodium_bin2hex(s.data(), s.size(), p, n);
   s.pop_back();
   return s;
-}
-
-std::string RandomHex(size_t bytes) {
-  std::vector<unsigned char> b(bytes);
-  randombytes_buf(b.data(), b.size());
-  return Hex(b.data(), b.size());
 }
 
 bool ValidBinding(const std::string& b) {
@@ -52,6 +47,33 @@ bool RoleNeedsBinding(Role r) {
 bool Principal::BoundTo(const std::string& terminal) const {
   return std::any_of(bindings.begin(), bindings.end(),
                      [&](const std::string& b) { return b == "*" || b == terminal; });
+}
+
+std::string RandomHex(size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  randombytes_buf(b.data(), b.size());
+  return Hex(b.data(), b.size());
+}
+
+NewAtmCard MakeAtmCard(const std::string& account_id, int64_t now_ms) {
+  NewAtmCard c;
+  // Formatted, not "literal" + string: GCC 12 warns falsely (-Wrestrict) on the latter.
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "fpc_%s", RandomHex(32).c_str());
+  c.token = buf;
+  std::snprintf(buf, sizeof buf, "c%s", RandomHex(8).c_str());
+  c.record.card_id = buf;
+  c.record.token_hash = HashKeySecret(c.token);
+  c.record.account_id = account_id;
+  c.record.created_at_ms = now_ms;
+  return c;
+}
+
+bool LooksLikeAtmCard(std::string_view token) {
+  return token.size() == 68 && token.substr(0, 4) == "fpc_" &&
+         std::all_of(token.begin() + 4, token.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
 }
 
 std::string HashKeySecret(std::string_view secret) {
@@ -110,11 +132,11 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
   const std::string key_id(token.substr(0, dot));
   const std::string hash = HashKeySecret(token.substr(dot + 1));
   std::optional<ApiKeyRecord> rec;
+  const int64_t now_ms = clock_.NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key_id);
-    if (it != cache_.end() && std::chrono::steady_clock::now() - it->second.at <
-                                  std::chrono::milliseconds(cache_ms_)) {
+    if (it != cache_.end() && now_ms >= it->second.at_ms && now_ms - it->second.at_ms < cache_ms_) {
       rec = it->second.rec;
     }
   }
@@ -125,7 +147,7 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
     rec = **got;
     std::lock_guard<std::mutex> lock(mu_);
     if (cache_.size() > 10000) cache_.clear();
-    cache_[key_id] = {*rec, std::chrono::steady_clock::now()};
+    cache_[key_id] = {*rec, now_ms};
   }
   if (rec->secret_hash.size() != hash.size() ||
       sodium_memcmp(rec->secret_hash.data(), hash.data(), hash.size()) != 0) {
@@ -147,17 +169,17 @@ bool RateLimiter::Allow(const std::string& key_id, double rate_per_s) {
   const double rate = rate_per_s > 0 ? rate_per_s : default_rate_;
   if (rate <= 0) return true;
   const double burst = std::max(5.0, 2 * rate);
-  const auto now = std::chrono::steady_clock::now();
+  const int64_t now_ms = clock_.NowMs();
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, fresh] = buckets_.try_emplace(key_id);
   Bucket& b = it->second;
   if (fresh) {
     b.tokens = burst;
   } else {
-    const double dt = std::chrono::duration<double>(now - b.last).count();
+    const double dt = static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms)) / 1000.0;
     b.tokens = std::min(burst, b.tokens + dt * rate);
   }
-  b.last = now;
+  b.last_ms = std::max(b.last_ms, now_ms);
   if (b.tokens < 1) return false;
   b.tokens -= 1;
   return true;

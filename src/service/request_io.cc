@@ -17,7 +17,7 @@ constexpr const char* kTooManyImages = "at most 8 images per request";
 static_assert(kMaxFrames == 8);
 
 bool IsImageField(const std::string& name) {
-  return name == "frames" || name == "images" || name == "document_photo";
+  return name == "frames" || name == "images" || name == "document_photo" || name == "frame";
 }
 
 StatusOr<std::string> DecodeBase64(std::string_view s) {

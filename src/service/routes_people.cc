@@ -6,6 +6,7 @@
 
 #include "facepay/biometrics/enrollment.h"
 #include "facepay/biometrics/secret_hash.h"
+#include "facepay/flows/enrolment_flow.h"
 #include "facepay/payments/result_json.h"
 #include "facepay/vision/image_decode.h"
 #include "probe.h"
@@ -49,7 +50,7 @@ std::string ImageContentType(std::string_view b, const vision::DecodeLimits& lim
 }
 
 // The uploaded face images of an enrolment ("images", also accepted as "frames").
-StatusOr<std::vector<biometrics::NamedImage>> UploadedImages(const Input& in) {
+std::vector<biometrics::NamedImage> UploadedImages(const Input& in) {
   std::vector<biometrics::NamedImage> images;
   for (const char* field : {"images", "frames"}) {
     auto it = in.images.find(field);
@@ -62,68 +63,55 @@ StatusOr<std::vector<biometrics::NamedImage>> UploadedImages(const Input& in) {
       images.push_back({std::move(name), it->second[i]});
     }
   }
-  if (images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
   return images;
 }
 
-// HTTP code of an enrolment result (201 enrolled, 409 duplicate, 422 no usable image); adds
-// the error to `body` and fills the audit `detail`.
-int EnrollReplyCode(const biometrics::EnrollResult& r, json& body, json& detail) {
-  detail = {{"status", body["status"]}, {"templates", r.template_ids.size()}};
-  if (r.status == biometrics::EnrollStatus::kEnrolled) return 201;
-  const bool duplicate = r.status == biometrics::EnrollStatus::kDuplicate;
-  if (duplicate) {
-    detail["duplicate_of"] = r.duplicate_of;
-    detail["duplicate_score"] = r.duplicate_score;
+// The answer to an enrolment or added images: 201 enrolled, 409 duplicate, 422 refused (a
+// burst judged an attack or showing several people, or no usable image), with the error.
+Reply EnrolmentReply(const flows::EnrolmentOutcome& o, const std::string& subject_id) {
+  const json liveness = flows::EnrolmentLivenessJson(o.liveness);
+  if (o.burst_refused) {
+    const bool spoof = *o.burst_refused == biometrics::ProbeState::kSpoof;
+    const std::string code = spoof ? "spoof" : "multiple_faces";
+    return Reply{422,
+                 {{"status", "rejected"},
+                  {"reason", code},
+                  {"templates", 0},
+                  {"liveness", liveness},
+                  {"subject_id", subject_id},
+                  {"error",
+                   {{"code", code},
+                    {"message", spoof ? "the capture burst failed the liveness check"
+                                      : "the capture burst shows more than one face"}}}}};
   }
+  const biometrics::EnrollResult& r = o.result;
+  json body = biometrics::EnrollResultToJson(r);
+  body["subject_id"] = subject_id;
+  body["liveness"] = liveness;
+  if (r.status == biometrics::EnrollStatus::kEnrolled) return Reply{201, body};
+  const bool duplicate = r.status == biometrics::EnrollStatus::kDuplicate;
   const char* message = duplicate ? "this face is already enrolled as another subject"
                         : r.reason == "images_do_not_match_subject"
                             ? "these images do not show the enrolled person"
                             : "no image passed the quality and liveness checks";
   body["error"] = {{"code", r.reason}, {"message", message}};
-  return duplicate ? 409 : 422;
+  return Reply{duplicate ? 409 : 422, body};
 }
 
 }  // namespace
 
-// A live capture burst ("frames", >= kMinSequenceFrames with a face) is judged by sequence
-// liveness, as a gate burst is: the passive one-frame model alone refuses most real people on
-// ordinary webcams (docs/liveness.md). A live burst then enrolls from its best frames without
-// the per-image liveness check; a burst judged an attack enrolls nothing. Uploaded photos
-// ("images", or a shorter burst) keep the per-image checks. A burst is judged with ProbeOf
-// (optional "frame_interval_ms", as at a gate; enrolment cameras have no calibration).
-StatusOr<std::optional<Reply>> Service::Impl::JudgeEnrollmentBurst(
-    const Call& c, const Input& in, const std::string& action, const std::string& subject_id,
-    biometrics::EnrollOptions& eo, json& liveness) const {
-  liveness = {{"mode", "per_image"}};
+// An enrolment's images ("images", also accepted as "frames"; none: the flow refuses) and
+// its capture burst: the "frames" as a gate's (optional "frame_interval_ms") when there are
+// enough of them to be judged by sequence liveness.
+StatusOr<flows::EnrolmentCapture> Service::Impl::CaptureOf(const Input& in) const {
+  flows::EnrolmentCapture capture;
+  FACEPAY_ASSIGN_OR_RETURN(capture.fuse, OptionalBool(in.fields, "fuse"));
+  capture.images = UploadedImages(in);
   auto it = in.images.find("frames");
-  if (deps.sequence == nullptr || it == in.images.end() ||
-      static_cast<int>(it->second.size()) < kMinSequenceFrames) {
-    return std::optional<Reply>();
+  if (it != in.images.end() && static_cast<int>(it->second.size()) >= kMinSequenceFrames) {
+    capture.burst = SightingOf(in, /*allow_template=*/false);
   }
-  FACEPAY_ASSIGN_OR_RETURN(Probe burst, ProbeOf(in, 0, /*allow_template=*/false));
-  if (burst.liveness_mode != "sequence") return std::optional<Reply>();  // < 3 face frames
-  liveness = {{"mode", "sequence"}, {"score", burst.liveness}, {"frames", burst.frames},
-              {"face_frames", burst.face_frames}};
-  if (burst.state != biometrics::ProbeState::kSpoof &&
-      burst.state != biometrics::ProbeState::kMultipleFaces) {
-    eo.check_liveness = false;  // attested by the burst
-    return std::optional<Reply>();
-  }
-  const bool spoof = burst.state == biometrics::ProbeState::kSpoof;
-  const std::string code = spoof ? "spoof" : "multiple_faces";
-  json body = {{"status", "rejected"},
-               {"reason", code},
-               {"templates", 0},
-               {"liveness", liveness},
-               {"subject_id", subject_id},
-               {"error",
-                {{"code", code},
-                 {"message", spoof ? "the capture burst failed the liveness check"
-                                   : "the capture burst shows more than one face"}}}};
-  Audit(c, action, subject_id, "rejected",
-        {{"status", "rejected"}, {"reason", code}, {"liveness", liveness}});
-  return std::optional<Reply>(Reply{422, body});
+  return capture;
 }
 
 void Service::Impl::AddPeopleRoutes() {
@@ -147,70 +135,20 @@ void Service::Impl::AddPeopleRoutes() {
               }
               FACEPAY_ASSIGN_OR_RETURN(s.consent.channel, OptionalString(consent, "channel", 32));
               if (s.consent.channel.empty()) s.consent.channel = "api";
-              s.consent.at_ms = c.now_ms;
-              s.created_at_ms = c.now_ms;
-              FACEPAY_ASSIGN_OR_RETURN(std::string phone, OptionalString(f, "phone_last4", 4));
-              if (!phone.empty()) {
-                FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePhoneLast4(phone));
-                FACEPAY_ASSIGN_OR_RETURN(s.phone_last4_hash, biometrics::HashSecret(phone, deps.template_key->SecondFactorPepper()));
+              flows::EnrolmentRequest r;
+              FACEPAY_ASSIGN_OR_RETURN(r.phone_last4, OptionalString(f, "phone_last4", 4));
+              if (!r.phone_last4.empty()) {
+                FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePhoneLast4(r.phone_last4));
               }
-              FACEPAY_ASSIGN_OR_RETURN(std::string pin, OptionalString(f, "pin", 8));
-              if (!pin.empty()) {
-                FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePin(pin));
-                FACEPAY_ASSIGN_OR_RETURN(s.pin_hash, biometrics::HashSecret(pin, deps.template_key->SecondFactorPepper()));
-              }
-              FACEPAY_ASSIGN_OR_RETURN(std::string account, OptionalString(f, "account_id", 128));
-              if (!account.empty()) {
-                FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(account));
-                if (!payments::IsCustomer(a.kind)) {
-                  return InvalidArgument("not_a_customer_account",
-                                         "subjects pay from stored-value or card accounts");
-                }
-                FACEPAY_ASSIGN_OR_RETURN(auto linked, deps.store->SubjectOfAccount(account));
-                if (linked && *linked != s.id) {
-                  // A link to a subject that does not exist is what an enrolment cut short
-                  // (killed between linking and enrolling) leaves: it is released.
-                  FACEPAY_ASSIGN_OR_RETURN(auto owner, deps.bio_store->GetSubject(*linked));
-                  if (owner) {
-                    return AlreadyExists("account_linked",
-                                         "account " + account + " already belongs to a subject");
-                  }
-                  FACEPAY_RETURN_IF_ERROR(deps.store->UnlinkSubject(*linked));
-                }
-              }
-              FACEPAY_ASSIGN_OR_RETURN(auto existing, deps.bio_store->GetSubject(s.id));
-              if (existing) return AlreadyExists("subject_exists", "subject '" + s.id + "' exists");
-              biometrics::EnrollOptions eo;
-              FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(f, "fuse"));
-              eo.keep_images = options.keep_enrollment_images;
-              FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
-              json liveness;
-              FACEPAY_ASSIGN_OR_RETURN(auto refused,
-                                       JudgeEnrollmentBurst(c, in, "enroll", s.id, eo, liveness));
-              if (refused) return *refused;
-              // Linked before the templates are stored: a crash in between leaves a link to a
-              // subject that does not exist (harmless, released by the next enrolment naming
-              // the account) rather than an enrolled face that pays from nowhere.
-              if (!account.empty()) FACEPAY_RETURN_IF_ERROR(deps.store->LinkSubject(s.id, account));
-              auto enrolled = biometrics::EnrollFromBytes(*deps.pipeline, *deps.gallery, s, images,
-                                                          eo, c.now_ms);
-              if (!account.empty() && (!enrolled.ok() ||
-                                       enrolled->status != biometrics::EnrollStatus::kEnrolled)) {
-                auto now_linked = deps.store->AccountOfSubject(s.id);
-                if (now_linked.ok() && *now_linked == account) (void)deps.store->UnlinkSubject(s.id);
-              }
-              FACEPAY_ASSIGN_OR_RETURN(auto r, std::move(enrolled));
-              json body = biometrics::EnrollResultToJson(r);
-              body["subject_id"] = s.id;
-              body["liveness"] = liveness;
-              json detail;
-              const int code = EnrollReplyCode(r, body, detail);
-              detail["liveness"] = liveness;
-              if (r.status == biometrics::EnrollStatus::kEnrolled && !account.empty()) {
-                body["account_id"] = account;
-              }
-              Audit(c, "enroll", s.id, body["status"], detail);
-              return Reply{code, body};
+              FACEPAY_ASSIGN_OR_RETURN(r.pin, OptionalString(f, "pin", 8));
+              if (!r.pin.empty()) FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePin(r.pin));
+              FACEPAY_ASSIGN_OR_RETURN(r.account_id, OptionalString(f, "account_id", 128));
+              FACEPAY_ASSIGN_OR_RETURN(r.capture, CaptureOf(in));
+              r.subject = std::move(s);
+              FACEPAY_ASSIGN_OR_RETURN(auto out, flows::EnrolmentFlow(flow_deps).Enrol(c.Who(), r));
+              Reply reply = EnrolmentReply(out, r.subject.id);
+              if (!out.account_id.empty()) reply.body["account_id"] = out.account_id;
+              return reply;
             }});
   // Registered as an exact path: httplib matches the whole path, so this never catches
   // /v1/subjects/{id}.
@@ -244,32 +182,14 @@ void Service::Impl::AddPeopleRoutes() {
               const std::string id = c.Param(1);
               FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
               FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req));
-              biometrics::EnrollOptions eo;
-              FACEPAY_ASSIGN_OR_RETURN(eo.fuse, OptionalBool(in.fields, "fuse"));
-              eo.keep_images = options.keep_enrollment_images;
-              FACEPAY_ASSIGN_OR_RETURN(auto images, UploadedImages(in));
-              json liveness;
-              FACEPAY_ASSIGN_OR_RETURN(auto refused,
-                                       JudgeEnrollmentBurst(c, in, "add_images", id, eo, liveness));
-              if (refused) return *refused;
-              eo.same_subject_threshold = options.verify_threshold;
-              eo.same_subject_score = [this, &id](const vision::Embedding& e) {
-                return Verify(id, e);
-              };
-              FACEPAY_ASSIGN_OR_RETURN(auto r, biometrics::AddImagesFromBytes(
-                                                   *deps.pipeline, *deps.gallery, id, images, eo,
-                                                   c.now_ms));
-              json body = biometrics::EnrollResultToJson(r);
-              body["subject_id"] = id;
-              body["liveness"] = liveness;
-              json detail;
-              const int code = EnrollReplyCode(r, body, detail);
-              detail["liveness"] = liveness;
-              if (r.status == biometrics::EnrollStatus::kEnrolled) {
-                body["templates_total"] = deps.gallery->TemplatesOf(id).size();
+              flows::AddImagesRequest r{id, {}};
+              FACEPAY_ASSIGN_OR_RETURN(r.capture, CaptureOf(in));
+              FACEPAY_ASSIGN_OR_RETURN(auto out, flows::EnrolmentFlow(flow_deps).AddImages(c.Who(), r));
+              Reply reply = EnrolmentReply(out, id);
+              if (!out.burst_refused && out.result.status == biometrics::EnrollStatus::kEnrolled) {
+                reply.body["templates_total"] = out.templates_total;
               }
-              Audit(c, "add_images", id, body["status"], detail);
-              return Reply{code, body};
+              return reply;
             }});
   Register({"GET", "/v1/subjects/{id}", {Role::kEnroller, Role::kAuditor}, TerminalKind::kNone,
             "A subject (never its templates or second factors)",
@@ -323,11 +243,7 @@ void Service::Impl::AddPeopleRoutes() {
             [this](Call& c) -> StatusOr<Reply> {
               const std::string id = c.Param(1);
               FACEPAY_RETURN_IF_ERROR(biometrics::ValidateSubjectId(id));
-              // Unlinked first: an erasure cut short then leaves an unlinked face (it pays from
-              // nothing; the retry erases it), never an erased face whose account stays linked.
-              FACEPAY_RETURN_IF_ERROR(deps.store->UnlinkSubject(id));
-              FACEPAY_ASSIGN_OR_RETURN(size_t removed, deps.gallery->Erase(id, c.now_ms));
-              Audit(c, "erase", id, "ok", {{"templates_removed", removed}});
+              FACEPAY_ASSIGN_OR_RETURN(size_t removed, flows::ErasureFlow(flow_deps).Erase(c.Who(), id));
               return Reply{200, {{"subject_id", id}, {"erased", true}, {"templates_removed", removed}}};
             }});
 
@@ -382,6 +298,28 @@ void Service::Impl::AddPeopleRoutes() {
                     res.outcome == payments::Outcome::kApproved ? "approved" : "declined",
                     {{"amount_minor", r.amount_minor}, {"replayed", res.replayed}});
               return Reply{200, payments::ChargeResultToJson(res)};
+            }});
+  Register({"POST", "/v1/accounts/{id}/atm-cards", {Role::kEnroller}, TerminalKind::kNone,
+            "Issue an ATM card for an account: the token (shown once) names the account at ATMs",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_ASSIGN_OR_RETURN(payments::Account a, deps.ledger->GetAccount(c.Param(1)));
+              if (!payments::IsCustomer(a.kind)) {
+                return InvalidArgument("invalid_kind", "only a customer account gets an ATM card");
+              }
+              NewAtmCard card = MakeAtmCard(a.id, c.now_ms);
+              FACEPAY_RETURN_IF_ERROR(deps.store->PutCard(card.record));
+              Audit(c, "atm_card_issue", a.id, "ok", {{"card_id", card.record.card_id}});
+              return Reply{201, {{"card_id", card.record.card_id},
+                                 {"account_id", a.id},
+                                 {"atm_card", card.token},
+                                 {"note", "write atm_card to the card now: it is not shown again"}}};
+            }});
+  Register({"DELETE", "/v1/atm-cards/{card}", {Role::kEnroller}, TerminalKind::kNone,
+            "Cancel an ATM card (a lost or stolen card stops working at once)",
+            [this](Call& c) -> StatusOr<Reply> {
+              FACEPAY_RETURN_IF_ERROR(deps.store->RevokeCard(c.Param(1), c.now_ms));
+              Audit(c, "atm_card_revoke", c.Param(1), "ok", json::object());
+              return Reply{200, {{"card_id", c.Param(1)}, {"revoked", true}}};
             }});
   Register({"GET", "/v1/accounts/{id}/transactions", {Role::kEnroller, Role::kAuditor},
             TerminalKind::kNone, "An account's transactions, newest first (query: limit)",

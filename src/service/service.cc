@@ -1,5 +1,6 @@
 #include "facepay/service/service.h"
 
+#include <filesystem>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -9,7 +10,6 @@
 
 #include "facepay/service/http_status.h"
 #include "facepay/storage/biometric_stores.h"
-#include "factor_budget.h"
 #include "http_server.h"
 #include "service_impl.h"
 
@@ -99,21 +99,6 @@ std::string Fingerprint(const json& fields, const Input& in) {
   return hex;
 }
 
-json DecisionJson(const biometrics::Decision& d, bool scores) {
-  json j = {{"outcome", biometrics::OutcomeName(d.outcome)}, {"second_factor", d.second_factor}};
-  if (scores) {
-    j["score"] = d.score;
-    j["margin"] = d.margin;
-    j["rule"] = d.rule;
-  }
-  if (d.outcome == biometrics::Outcome::kReject) j["reason"] = biometrics::RejectReasonName(d.reason);
-  if (d.outcome == biometrics::Outcome::kAccept) j["subject_id"] = d.subject_id;
-  return j;
-}
-
-json IdentificationTimings(const Identification& id) {
-  return {{"analyze", id.probe.analyze_ms}, {"search", id.search_ms}, {"decide", id.decide_ms}};
-}
 
 StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOptions options) {
   if (!deps.pipeline || !deps.bio_store || !deps.gallery || !deps.template_key || !deps.ledger ||
@@ -123,6 +108,9 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   if (sodium_init() < 0) return Internal("sodium_init_failed", "libsodium failed to start");
   if (deps.border_hash_key.size() < 16) {
     return InvalidArgument("invalid_border_key", "the border hash key must be >= 16 bytes");
+  }
+  if (deps.offline_secret.size() < 16) {
+    return InvalidArgument("invalid_offline_key", "the edge gates' offline secret must be >= 16 bytes");
   }
   const Terminals& t = deps.terminals;
   FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, t.fares.revenue_account,
@@ -137,6 +125,9 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   }
   FACEPAY_RETURN_IF_ERROR(EnsureSystemAccount(*deps.ledger, kTopUpDeskAccount,
                                               payments::AccountKind::kCash, t.currency));
+  if (!options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir)) {
+    return InvalidArgument("web_dir_missing", "the pages folder '" + options.web_dir + "' does not exist");
+  }
   auto impl = std::make_unique<Impl>();
   impl->deps = std::move(deps);
   impl->options = options;
@@ -159,13 +150,34 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
     impl->server = std::make_unique<HardenedServer>(limits);
   }
   impl->handler_slots = std::make_unique<std::counting_semaphore<>>(std::max(1, options.threads));
-  impl->auth = std::make_unique<Authenticator>(*impl->deps.store);
-  impl->limiter = std::make_unique<RateLimiter>(options.default_rate_per_s);
-  impl->edge_limiter = std::make_unique<RateLimiter>(options.default_rate_per_s);
+  impl->auth = std::make_unique<Authenticator>(*impl->deps.store, *impl->deps.clock);
+  impl->limiter = std::make_unique<RateLimiter>(options.default_rate_per_s, *impl->deps.clock);
+  impl->edge_limiter = std::make_unique<RateLimiter>(options.default_rate_per_s, *impl->deps.clock);
   impl->transit =
       std::make_unique<payments::TransitService>(*impl->deps.ledger, impl->deps.terminals.fares);
   impl->border_log = std::make_unique<payments::BorderLog>(
       impl->deps.ledger->store(), *impl->deps.clock, impl->deps.border_hash_key);
+  impl->audit_sink = std::make_unique<StoreAudit>(*impl->deps.store);
+  flows::FlowDeps& fd = impl->flow_deps;
+  fd.pipeline = impl->deps.pipeline;
+  fd.sequence = impl->deps.sequence;
+  fd.bio_store = impl->deps.bio_store;
+  fd.gallery = impl->deps.gallery;
+  fd.template_key = impl->deps.template_key;
+  fd.policy = impl->deps.policy;
+  fd.watchlist = impl->deps.watchlist;
+  fd.ledger = impl->deps.ledger;
+  fd.transit = impl->transit.get();
+  fd.border_log = impl->border_log.get();
+  fd.store = impl->deps.store;
+  fd.clock = impl->deps.clock;
+  fd.terminals = &impl->deps.terminals;
+  fd.audit = impl->audit_sink.get();
+  fd.counter = &impl->metrics;
+  fd.options.challenge_ttl_ms = options.challenge_ttl_ms;
+  fd.options.verify_threshold = options.verify_threshold;
+  fd.options.watchlist_threshold = options.watchlist_threshold;
+  fd.options.keep_enrollment_images = options.keep_enrollment_images;
   impl->Install();
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
@@ -196,6 +208,9 @@ void Service::Impl::Register(RouteSpec spec) { routes.push_back(std::move(spec))
 void Service::Impl::Install() {
   AddAdminRoutes();
   AddPeopleRoutes();
+  AddEdgeRoutes();
+  AddPairingRoutes();
+  AddConsoleRoutes();
   AddTerminalRoutes();
   // Connections get their own threads (a slow client holds only its own); handlers are
   // bounded by handler_slots.
@@ -223,6 +238,9 @@ void Service::Impl::Install() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // spdlog makes its registry and default logger on first use; made here, before any
+  // connection thread logs, two first requests never race to build it (found by TSan).
+  (void)spdlog::default_logger_raw();
   if (options.access_log) {
     server->set_logger([](const httplib::Request& req, const httplib::Response& res) {
       const RequestTrace& t = CurrentRequest();
@@ -257,6 +275,7 @@ void Service::Impl::Install() {
     if (spec.method == "POST") server->Post(pattern, fn);
     if (spec.method == "DELETE") server->Delete(pattern, fn);
   }
+  AddPages();
   server->set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
                                        std::exception_ptr ep) {
     try {
@@ -321,6 +340,7 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
         return ResourceExhausted("rate_limited", "too many requests for this key; slow down");
       }
       trace.key_id = p.key_id;
+      MarkSeen(p.key_id, call.now_ms);
       call.who = std::move(p);
     }
     if (spec.terminal != TerminalKind::kNone &&
@@ -358,8 +378,8 @@ Reply Service::Impl::Dispatch(const RouteSpec& spec, const httplib::Request& req
   return reply;
 }
 
-StatusOr<Probe> Service::Impl::ProbeOf(const Input& in, float cnn_logit_offset,
-                                       bool allow_template) const {
+StatusOr<flows::Sighting> Service::Impl::SightingOf(const Input& in, bool allow_template) const {
+  flows::Sighting s;
   if (in.fields.contains("template")) {
     if (!allow_template) {
       return InvalidArgument("template_not_allowed", "this route needs camera frames");
@@ -367,106 +387,50 @@ StatusOr<Probe> Service::Impl::ProbeOf(const Input& in, float cnn_logit_offset,
     if (!in.images.empty()) {
       return InvalidArgument("frames_and_template", "send either frames or a template");
     }
-    return ProbeFromTemplate(in.fields, deps.pipeline->pack().params().embedding_dim);
+    FACEPAY_ASSIGN_OR_RETURN(s.edge,
+                             ProbeFromTemplate(in.fields, deps.pipeline->pack().params().embedding_dim));
+    return s;
   }
   auto it = in.images.find("frames");
   if (it == in.images.end()) return InvalidArgument("missing_frames", "send 'frames'");
-  ProbeContext ctx;
-  ctx.pipeline = deps.pipeline;
-  ctx.sequence = deps.sequence;
-  ctx.cnn_logit_offset = cnn_logit_offset;
   if (in.fields.contains("frame_interval_ms")) {
     const auto& v = in.fields["frame_interval_ms"];
     if (!v.is_number() || v.get<double>() < 1 || v.get<double>() > 2000) {
       return InvalidArgument("invalid_frame_interval_ms", "frame_interval_ms must be 1..2000");
     }
-    ctx.frame_interval_ms = v.get<double>();
+    s.frame_interval_ms = v.get<double>();
   }
-  return ProbeFromFrames(ctx, it->second);
+  s.frames = it->second;
+  return s;
 }
 
-StatusOr<Identification> Service::Impl::Identify(
-    Probe probe, const std::function<bool(const std::string&)>* second_factor) const {
-  Identification id;
-  const auto t0 = SteadyClock::now();
-  const auto& th = deps.policy.thresholds;
-  if (probe.state == biometrics::ProbeState::kOk || probe.state == biometrics::ProbeState::kSpoof ||
-      probe.state == biometrics::ProbeState::kLowQuality) {
-    FACEPAY_ASSIGN_OR_RETURN(id.top,
-                             deps.gallery->Search(probe.embedding, std::max(10, th.max_candidates)));
-  }
-  id.search_ms = MsSince(t0);
-  const auto t1 = SteadyClock::now();
-  id.decision = second_factor ? biometrics::DecideWithSecondFactor(probe.state, id.top, th,
-                                                                   *second_factor)
-                              : biometrics::Decide(probe.state, id.top, th);
-  id.decide_ms = MsSince(t1);
-  id.probe = std::move(probe);
-  return id;
+StatusOr<Reply> Service::Impl::Idempotent(const Call& c, const std::string& scope,
+                                          const std::string& key, const Input& in,
+                                          const std::function<StatusOr<Reply>()>& run) const {
+  const std::string fp = Fingerprint(in.fields, in);
+  FACEPAY_ASSIGN_OR_RETURN(auto replay, Replay(scope, key, fp));
+  if (replay) return std::move(*replay);
+  FACEPAY_ASSIGN_OR_RETURN(Reply reply, run());
+  return Remember(scope, key, fp, std::move(reply), c.now_ms);
 }
 
-StatusOr<std::optional<float>> Service::Impl::Verify(const std::string& subject_id,
-                                                     const vision::Embedding& probe) const {
-  std::optional<float> best;
-  for (int64_t tid : deps.gallery->TemplatesOf(subject_id)) {
-    FACEPAY_ASSIGN_OR_RETURN(auto rec, deps.bio_store->GetTemplate(tid));
-    if (!rec) continue;  // erased meanwhile
-    auto e = biometrics::OpenEmbedding(
-        *deps.template_key, rec->sealed,
-        biometrics::TemplateAd(rec->subject_id, rec->template_id, rec->model_id));
-    if (!e.ok()) {
-      spdlog::error("template {} of {} failed authentication: not used", tid, subject_id);
-      continue;
-    }
-    const float s = vision::CosineSimilarity(*e, probe);
-    if (!best || s > *best) best = s;
-  }
-  return best;
-}
-
-StatusOr<bool> Service::Impl::Locked(const std::string& scope, int64_t now_ms) const {
-  FACEPAY_ASSIGN_OR_RETURN(FactorBudget b, deps.store->GetFactorBudget(scope));
-  return IsLocked(b, now_ms);
-}
-
-void Service::Impl::CountFailure(const Call& c, const std::string& scope, bool per_key) {
-  const BudgetPolicy policy = per_key ? KeyBudgetPolicy() : SubjectBudgetPolicy();
-  int lockouts_before = 0;
-  auto after = deps.store->UpdateFactorBudget(scope, [&](FactorBudget b) {
-    lockouts_before = b.lockouts;
-    return AfterFailure(b, c.now_ms, policy);
-  });
-  if (!after.ok()) {
-    spdlog::error("cannot count a second-factor failure for {}: {}", scope, after.status().ToString());
-    return;
-  }
-  if (after->lockouts > lockouts_before) {
-    metrics.CountDecision("second_factor_lockout", per_key ? "key" : "subject", "");
-    spdlog::warn("ALERT second-factor lockout of {} until {} (lockout {}, by {})", scope,
-                 after->locked_until_ms, after->lockouts, c.Actor());
-    Audit(c, "second_factor_lockout", scope, "locked",
-          {{"locked_until_ms", after->locked_until_ms}, {"lockouts", after->lockouts}});
-  }
-}
-
-void Service::Impl::CountSuccess(const Call& c, const std::string& scope) {
-  auto after = deps.store->UpdateFactorBudget(
-      scope, [&](FactorBudget b) { return AfterSuccess(b, c.now_ms); });
-  if (!after.ok()) spdlog::error("cannot reset the budget of {}: {}", scope, after.status().ToString());
+void StoreAudit::Audit(const flows::Caller& who, int64_t at_ms, const std::string& action,
+                       const std::string& target, const std::string& outcome, json detail) {
+  AuditRecord rec;
+  rec.at_ms = at_ms;
+  rec.actor = who.actor;
+  rec.action = action;
+  rec.target = target;
+  rec.outcome = outcome;
+  if (!who.terminal.empty()) detail["terminal"] = who.terminal;
+  rec.detail_json = detail.dump();
+  auto s = store_.AppendAudit(rec);
+  if (!s.ok()) spdlog::error("audit append failed ({} {}): {}", action, target, s.status().ToString());
 }
 
 void Service::Impl::Audit(const Call& c, const std::string& action, const std::string& target,
                           const std::string& outcome, json detail) const {
-  AuditRecord rec;
-  rec.at_ms = c.now_ms;
-  rec.actor = c.Actor();
-  rec.action = action;
-  rec.target = target;
-  rec.outcome = outcome;
-  if (!c.terminal.empty()) detail["terminal"] = c.terminal;
-  rec.detail_json = detail.dump();
-  auto s = deps.store->AppendAudit(rec);
-  if (!s.ok()) spdlog::error("audit append failed ({} {}): {}", action, target, s.status().ToString());
+  audit_sink->Audit(c.Who(), c.now_ms, action, target, outcome, std::move(detail));
 }
 
 StatusOr<std::optional<Reply>> Service::Impl::Replay(const std::string& scope,

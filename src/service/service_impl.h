@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <semaphore>
@@ -15,15 +17,34 @@
 #include <nlohmann/json.hpp>
 
 #include "facepay/biometrics/enrollment.h"
+#include "facepay/flows/enrolment_flow.h"
+#include "facepay/flows/factor_budget.h"
+#include "facepay/flows/flow_deps.h"
+#include "facepay/flows/guess_budgets.h"
+#include "facepay/flows/identifier.h"
+#include "facepay/flows/records.h"
 #include "facepay/payments/banking.h"
 #include "facepay/payments/transit.h"
 #include "facepay/service/auth.h"
 #include "facepay/service/metrics.h"
 #include "facepay/service/service.h"
+#include "flow_answers.h"
 #include "probe.h"
 #include "request_io.h"
 
 namespace facepay::service {
+
+using flows::AccountScope;
+using flows::AfterFailure;
+using flows::AfterSuccess;
+using flows::BudgetPolicy;
+using flows::IsLocked;
+using flows::KeyBudgetPolicy;
+using flows::KeyScope;
+using flows::SubjectBudgetPolicy;
+using flows::SubjectScope;
+using flows::DecisionJson;
+using flows::Identification;
 
 struct Reply {
   int status = 200;
@@ -41,6 +62,7 @@ struct Call {
   int64_t now_ms = 0;
   std::string Param(size_t i) const { return i < req.matches.size() ? req.matches[i].str() : ""; }
   std::string Actor() const { return who ? who->key_id : "anonymous"; }
+  flows::Caller Who() const { return {Actor(), terminal}; }
   // Exact scores, thresholds and margins are for operators (admin, auditor keys) and the audit
   // log; a terminal's answer carries the decision only, so it cannot be used as a score oracle.
   bool SeesScores() const {
@@ -59,12 +81,16 @@ struct RouteSpec {
   Handler handler;
 };
 
-// What one biometric identification concluded.
-struct Identification {
-  Probe probe;
-  biometrics::Decision decision;
-  std::vector<biometrics::Candidate> top;
-  double search_ms = 0, decide_ms = 0;
+// The audit log in the service store (a failed append is logged, never fails the request).
+class StoreAudit final : public flows::AuditSink {
+ public:
+  explicit StoreAudit(ServiceStore& store) : store_(store) {}
+  void Audit(const flows::Caller& who, int64_t at_ms, const std::string& action,
+             const std::string& target, const std::string& outcome,
+             nlohmann::json detail) override;
+
+ private:
+  ServiceStore& store_;
 };
 
 struct Service::Impl {
@@ -77,6 +103,8 @@ struct Service::Impl {
   std::unique_ptr<RateLimiter> edge_limiter;  // template passages per edge gate
   std::unique_ptr<payments::TransitService> transit;
   std::unique_ptr<payments::BorderLog> border_log;
+  std::unique_ptr<StoreAudit> audit_sink;
+  flows::FlowDeps flow_deps;  // the flows' view of deps (pointers into this Impl)
   std::vector<RouteSpec> routes;
   std::atomic<bool> stopping{false};
   // Bounds the route handlers running at once to options.threads (connections have their own
@@ -87,31 +115,26 @@ struct Service::Impl {
   void AddAdminRoutes();
   void AddPeopleRoutes();
   void AddTerminalRoutes();
+  void AddEdgeRoutes();  // routes_edge.cc: gate replicas and offline passages
+  void AddPairingRoutes();  // routes_pairing.cc: terminal screens exchange a code for a key
+  void AddConsoleRoutes();  // routes_console.cc: sessions, keys, terminals, frame checks
+  void AddPages();          // pages.cc: the web/ screens, when options.web_dir is set
+  // When each key last called this node (GET /v1/terminals), in memory, bounded.
+  mutable std::mutex last_seen_mu;  // guards last_seen
+  std::map<std::string, int64_t> last_seen;
+  int64_t LastSeen(const std::string& key_id) const;
+  void MarkSeen(const std::string& key_id, int64_t now_ms);
   void Install();  // routes + handlers into `server`
   Reply Dispatch(const RouteSpec& spec, const httplib::Request& req);
 
-  // Frames (or an edge template) of the request -> probe, for terminal `cnn_logit_offset`.
-  StatusOr<Probe> ProbeOf(const Input& in, float cnn_logit_offset, bool allow_template) const;
-  // An enrolment's camera burst (>= 3 "frames" with a face) judged by sequence liveness: the
-  // 422 reply (audited as `action`) when it is an attack or shows several people; otherwise
-  // nullopt, with eo.check_liveness off when the burst attested liveness. `liveness` gets
-  // the verdict for the reply ({"mode": "per_image"} when the request is not such a burst).
-  StatusOr<std::optional<Reply>> JudgeEnrollmentBurst(const Call& c, const Input& in,
-                                                      const std::string& action,
-                                                      const std::string& subject_id,
-                                                      biometrics::EnrollOptions& eo,
-                                                      nlohmann::json& liveness) const;
-  // 1:N search + policy; with `second_factor` the candidates are narrowed by it.
-  StatusOr<Identification> Identify(
-      Probe probe, const std::function<bool(const std::string&)>* second_factor = nullptr) const;
-  // 1:1: best score of the probe against the subject's templates; nullopt without templates.
-  StatusOr<std::optional<float>> Verify(const std::string& subject_id,
-                                        const vision::Embedding& probe) const;
-  // Second-factor budgets (factor_budget.h): Locked() reads, CountFailure/CountSuccess update
-  // and audit (a lockout is audited with its scope as the target and raises an alert line).
-  StatusOr<bool> Locked(const std::string& scope, int64_t now_ms) const;
-  void CountFailure(const Call& c, const std::string& scope, bool per_key);
-  void CountSuccess(const Call& c, const std::string& scope);
+  // What the terminal showed: frames (with their interval) or an edge template, read and
+  // checked (template_not_allowed, frames_and_template, missing_frames, invalid_template...).
+  StatusOr<flows::Sighting> SightingOf(const Input& in, bool allow_template) const;
+  // An idempotent request: the stored answer of (scope, key) again, or run() and remember it.
+  StatusOr<Reply> Idempotent(const Call& c, const std::string& scope, const std::string& key,
+                             const Input& in, const std::function<StatusOr<Reply>()>& run) const;
+  // An enrolment's images, burst and "fuse" option (routes_people.cc).
+  StatusOr<flows::EnrolmentCapture> CaptureOf(const Input& in) const;
   void Audit(const Call& c, const std::string& action, const std::string& target,
              const std::string& outcome, nlohmann::json detail) const;
   // Idempotent requests: returns the stored reply of (scope, key) when there is one (409
@@ -125,7 +148,5 @@ struct Service::Impl {
 
 // BLAKE2b-256 hex of the request parts (idempotency fingerprints).
 std::string Fingerprint(const nlohmann::json& fields, const Input& in);
-nlohmann::json DecisionJson(const biometrics::Decision& d, bool scores = true);
-nlohmann::json IdentificationTimings(const Identification& id);
 
 }  // namespace facepay::service

@@ -40,6 +40,11 @@ CREATE TABLE factor_budgets(
   scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, lockouts INTEGER NOT NULL,
   locked_until_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL);
 )sql",
+      R"sql(
+CREATE TABLE atm_cards(
+  card_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT NOT NULL DEFAULT 0);
+)sql",
   };
   return kMigrations;
 }
@@ -130,6 +135,15 @@ void PreparePgServiceStatements(pqxx::connection& c) {
       "RETURNING ";
   take.append(ch_cols);
   c.prepare("svc_take_challenge", take);
+  c.prepare("svc_put_card",
+            "INSERT INTO atm_cards(card_id, token_hash, account_id, created_at_ms, "
+            "revoked_at_ms) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING RETURNING 1");
+  c.prepare("svc_find_card",
+            "SELECT card_id, token_hash, account_id, created_at_ms, revoked_at_ms FROM atm_cards "
+            "WHERE token_hash = $1");
+  c.prepare("svc_revoke_card",
+            "UPDATE atm_cards SET revoked_at_ms = CASE WHEN revoked_at_ms = 0 THEN $2 "
+            "ELSE revoked_at_ms END WHERE card_id = $1 RETURNING 1");
   c.prepare("svc_mark_used", "UPDATE challenges SET used = TRUE WHERE id = $1 RETURNING 1");
 }
 

@@ -314,6 +314,42 @@ class PgServiceStore final : public service::ServiceStore {
         });
   }
 
+  Status PutCard(const service::CardRecord& c) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCard(c));
+    return Exec(Retry::kOnlyBeforeBegin, [&](pqxx::work& w) -> Status {
+      if (w.exec_prepared("svc_put_card", c.card_id, c.token_hash, c.account_id,
+                          c.created_at_ms, c.revoked_at_ms).empty()) {
+        return AlreadyExists("card_exists", "card " + c.card_id + " already exists");
+      }
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::optional<service::CardRecord>> FindCard(const std::string& token_hash) override {
+    if (token_hash.empty() || token_hash.size() > kMaxIdLen) {
+      return InvalidArgument("invalid_card_hash", "a card token hash is 1..128 bytes");
+    }
+    return Run<std::optional<service::CardRecord>>(
+        Retry::kAlways, [&](pqxx::work& w) -> StatusOr<std::optional<service::CardRecord>> {
+          pqxx::result r = w.exec_prepared("svc_find_card", token_hash);
+          if (r.empty()) return std::optional<service::CardRecord>();
+          return std::optional<service::CardRecord>(service::CardRecord{
+              r[0][0].as<std::string>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(),
+              r[0][3].as<int64_t>(), r[0][4].as<int64_t>()});
+        });
+  }
+
+  Status RevokeCard(const std::string& card_id, int64_t at_ms) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCardId(card_id));
+    if (at_ms <= 0) return InvalidArgument("invalid_time", "revocation time must be > 0");
+    return Exec(Retry::kAlways, [&](pqxx::work& w) -> Status {
+      if (w.exec_prepared("svc_revoke_card", card_id, at_ms).empty()) {
+        return NotFound("card_not_found", "no card " + card_id);
+      }
+      return Status::Ok();
+    });
+  }
+
   Status CheckWritable() override {
     // txid_current() assigns a transaction id, which only a writable primary can do.
     return Exec(Retry::kAlways, [&](pqxx::work& w) -> Status {

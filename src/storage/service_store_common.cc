@@ -117,6 +117,21 @@ Status ValidateChallengeId(const std::string& id) {
   return CheckField(id, "challenge id", 1, kMaxIdLen, "invalid_challenge_id");
 }
 
+Status ValidateCardId(const std::string& card_id) {
+  return CheckField(card_id, "card_id", 1, kMaxKeyIdLen, "invalid_card_id");
+}
+
+Status ValidateCard(const service::CardRecord& card) {
+  FACEPAY_RETURN_IF_ERROR(ValidateCardId(card.card_id));
+  FACEPAY_RETURN_IF_ERROR(
+      CheckField(card.token_hash, "token_hash", 1, kMaxIdLen, "invalid_card_hash"));
+  FACEPAY_RETURN_IF_ERROR(ValidateAccountId(card.account_id));
+  if (card.created_at_ms <= 0 || card.revoked_at_ms < 0) {
+    return InvalidArgument("invalid_time", "card times must be > 0 (revoked: >= 0)");
+  }
+  return Status::Ok();
+}
+
 Status ValidateChallenge(const service::Challenge& c) {
   FACEPAY_RETURN_IF_ERROR(ValidateChallengeId(c.id));
   FACEPAY_RETURN_IF_ERROR(CheckField(c.kind, "kind", 1, kMaxActionLen, "invalid_kind"));

@@ -11,7 +11,7 @@
 
 namespace facepay::storage {
 
-inline constexpr int kServiceSchemaVersion = 2;
+inline constexpr int kServiceSchemaVersion = 3;
 
 inline constexpr size_t kMaxKeyIdLen = 64;
 inline constexpr size_t kMaxRoleLen = 32;
@@ -37,6 +37,8 @@ Status ValidateChallengeId(const std::string& id);
 // A factor budget scope: 1..200 printable ASCII bytes. InvalidArgument("invalid_budget_scope").
 Status ValidateBudgetScope(const std::string& scope);
 Status ValidateChallenge(const service::Challenge& c);
+Status ValidateCardId(const std::string& card_id);
+Status ValidateCard(const service::CardRecord& card);
 
 // Bindings are kept as a JSON array of strings in one column.
 std::string EncodeBindings(const std::vector<std::string>& bindings);

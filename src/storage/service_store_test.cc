@@ -462,6 +462,28 @@ TEST_P(ServiceStoreTest, ConcurrentFactorFailuresOnTwoNodesAreAllCounted) {
   EXPECT_EQ(store_->GetFactorBudget("key:k1")->failures, kThreads * 10);
 }
 
+TEST_P(ServiceStoreTest, ACardIsFoundByItsTokenHashOnAnotherNodeAndRevokedOnce) {
+  const service::CardRecord card{"c_1", "hash-1", "acct:ana", 10, 0};
+  ASSERT_TRUE(store_->PutCard(card).ok());
+  EXPECT_EQ(store_->PutCard(card).reason(), "card_exists");
+  EXPECT_EQ(store_->PutCard({"c_2", "hash-1", "acct:bob", 10, 0}).reason(), "card_exists");
+  auto second = OpenAnother();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  auto found = (*second)->FindCard("hash-1");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->card_id, "c_1");
+  EXPECT_EQ((*found)->account_id, "acct:ana");
+  EXPECT_EQ((*found)->revoked_at_ms, 0);
+  EXPECT_FALSE(store_->FindCard("hash-2")->has_value());
+  ASSERT_TRUE(store_->RevokeCard("c_1", 20).ok());
+  ASSERT_TRUE(store_->RevokeCard("c_1", 30).ok());
+  EXPECT_EQ((*(*second)->FindCard("hash-1"))->revoked_at_ms, 20);
+  EXPECT_EQ(store_->RevokeCard("c_9", 20).reason(), "card_not_found");
+  EXPECT_EQ(store_->FindCard("").status().reason(), "invalid_card_hash");
+  EXPECT_EQ(store_->PutCard({"", "h", "acct:x", 10, 0}).reason(), "invalid_card_id");
+}
+
 TEST_P(ServiceStoreTest, IsWritableWhenItCanCommit) { EXPECT_TRUE(store_->CheckWritable().ok()); }
 
 TEST_P(ServiceStoreTest, RefusesFieldsPastTheirBounds) {

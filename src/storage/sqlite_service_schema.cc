@@ -40,6 +40,11 @@ CREATE TABLE factor_budgets(
   scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, lockouts INTEGER NOT NULL,
   locked_until_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
 )sql",
+      R"sql(
+CREATE TABLE atm_cards(
+  card_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER NOT NULL DEFAULT 0);
+)sql",
   };
   return kMigrations;
 }

@@ -316,6 +316,52 @@ class SqliteServiceStore final : public service::ServiceStore {
     return next;
   }
 
+  Status PutCard(const service::CardRecord& c) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCard(c));
+    std::lock_guard lock(mu_);
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "INSERT INTO atm_cards(card_id, token_hash, account_id, created_at_ms, revoked_at_ms)"
+        " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING"));
+    FACEPAY_RETURN_IF_ERROR(st.Bind(1, c.card_id).Bind(2, c.token_hash).Bind(3, c.account_id)
+                                .Bind(4, c.created_at_ms).Bind(5, c.revoked_at_ms).Run());
+    if (sqlite3_changes(db_->raw()) == 0) {
+      return AlreadyExists("card_exists", "card " + c.card_id + " already exists");
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::optional<service::CardRecord>> FindCard(const std::string& token_hash) override {
+    if (token_hash.empty() || token_hash.size() > kMaxIdLen) {
+      return InvalidArgument("invalid_card_hash", "a card token hash is 1..128 bytes");
+    }
+    std::lock_guard lock(mu_);
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "SELECT card_id, token_hash, account_id, created_at_ms, revoked_at_ms FROM atm_cards"
+        " WHERE token_hash = ?"));
+    st.Bind(1, token_hash);
+    FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+    std::optional<service::CardRecord> out;
+    if (row) out = service::CardRecord{st.Text(0), st.Text(1), st.Text(2), st.Int(3), st.Int(4)};
+    st.Reset();
+    return out;
+  }
+
+  Status RevokeCard(const std::string& card_id, int64_t at_ms) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCardId(card_id));
+    if (at_ms <= 0) return InvalidArgument("invalid_time", "revocation time must be > 0");
+    std::lock_guard lock(mu_);
+    return InTxn([&]() -> Status {
+      FACEPAY_ASSIGN_OR_RETURN(auto ex, db_->Prepare("SELECT 1 FROM atm_cards WHERE card_id = ?"));
+      ex.Bind(1, card_id);
+      FACEPAY_ASSIGN_OR_RETURN(bool found, ex.Step());
+      ex.Reset();
+      if (!found) return NotFound("card_not_found", "no card " + card_id);
+      FACEPAY_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+          "UPDATE atm_cards SET revoked_at_ms = ? WHERE card_id = ? AND revoked_at_ms = 0"));
+      return up.Bind(1, at_ms).Bind(2, card_id).Run();
+    });
+  }
+
   Status CheckWritable() override {
     std::lock_guard lock(mu_);
     // Takes the write lock as a commit would, then gives it back. A health check waits 1 s for

@@ -1,4 +1,5 @@
-// Per-frame liveness cues: eye/mouth aspect ratios and the attack-instrument edge cue.
+// Per-frame liveness cues: eye/mouth aspect ratios, the attack-instrument edge cue and the
+// face crop's colour texture and distortion (crop_texture.h).
 #include <algorithm>
 #include <cmath>
 
@@ -74,6 +75,7 @@ FrameCue MakeFrameCue(const cv::Mat& bgr, const FaceResult& face, double t_ms) {
   c.mouth_aspect =
       mw > 1e-3f ? (Dist(l[61], l[67]) + Dist(l[62], l[66]) + Dist(l[63], l[65])) / (3 * mw) : 0;
   c.bezel = BezelCue(bgr, face.detection.box);
+  c.texture = ComputeCropTexture(bgr, face.detection.box);
   c.embedding = face.embedding;
   return c;
 }

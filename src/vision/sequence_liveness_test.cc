@@ -80,6 +80,69 @@ TEST(WindowSignals, CameraOffsetShiftsTheCnnLogit) {
   EXPECT_NEAR(base, Logit(0.9f), 1e-4);
 }
 
+TEST(WindowSignals, ShiftingRawSignalsEqualsComputingThemWithTheOffset) {
+  std::vector<FrameCue> w(4, Project(Face3d(), 0, false));
+  EXPECT_NEAR(WithCnnOffset(ComputeWindowSignals(w, 0), -6.5f).values.at("cnn"),
+              ComputeWindowSignals(w, -6.5f).values.at("cnn"), 1e-4);
+  std::vector<FrameCue> none(3);
+  EXPECT_EQ(WithCnnOffset(ComputeWindowSignals(none, 0), 3).values.at("cnn"), 0.f);
+}
+
+// A model on the CNN alone: live when the window's mean calibrated logit is above 0.
+SequenceModel CnnOnlyModel() {
+  SequenceModel m;
+  m.weight["cnn"] = 4;
+  m.mean["cnn"] = 0;
+  m.stddev["cnn"] = 1;
+  m.threshold = 0.5f;
+  return m;
+}
+
+TEST(JudgeWindow, ACameraWithoutAProfileIsJudgedAtTheUncalibratedOffsetNotZero) {
+  std::vector<FrameCue> w(4, Project(Face3d(), 0, false));  // p_live 0.9: logit +2.2
+  SequenceModel m = CnnOnlyModel();
+  m.uncalibrated_cnn_logit_offset = -5;
+  EXPECT_FALSE(JudgeWindow(m, w, nullptr).live);
+  CameraProfile zero;  // a calibrated camera whose offset happens to be 0
+  EXPECT_TRUE(JudgeWindow(m, w, &zero).live);
+  EXPECT_FLOAT_EQ(CnnLogitOffsetFor(m, nullptr), -5);
+  EXPECT_FLOAT_EQ(CnnLogitOffsetFor(m, &zero), 0);
+}
+
+TEST(JudgeWindow, TheUnsureBandAppliesOnlyToUncalibratedCameras) {
+  std::vector<FrameCue> w(4, Project(Face3d(), 0, false));
+  SequenceModel m = CnnOnlyModel();
+  m.uncalibrated_cnn_logit_offset = -5;
+  m.uncalibrated_unsure_cnn_logit_offset = 0;
+  const auto v = JudgeWindow(m, w, nullptr);
+  EXPECT_FALSE(v.live);
+  EXPECT_TRUE(v.unsure);  // live at offset 0: an active challenge, not an accept
+  CameraProfile low;
+  low.cnn_logit_offset = -5;
+  EXPECT_FALSE(JudgeWindow(m, w, &low).unsure);
+  for (auto& c : w) c.cnn_p_live = 0.01f;  // logit -4.6: an attack even at offset 0
+  EXPECT_FALSE(JudgeWindow(m, w, nullptr).unsure);
+}
+
+TEST(SequenceModel, ReadsTheUncalibratedOffsetsAndRefusesUncalibratedCamerasWithoutThem) {
+  nlohmann::json j = SequenceModelToJson(CnnOnlyModel());
+  j.erase("uncalibrated_cnn_logit_offset");
+  j.erase("uncalibrated_unsure_cnn_logit_offset");
+  auto m = SequenceModelFromJson(j);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_FLOAT_EQ(m->uncalibrated_cnn_logit_offset, -kMaxCnnLogitOffset);
+  j["uncalibrated_cnn_logit_offset"] = -6.5;
+  j["uncalibrated_unsure_cnn_logit_offset"] = 0;
+  m = SequenceModelFromJson(j);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_FLOAT_EQ(m->uncalibrated_cnn_logit_offset, -6.5f);
+  EXPECT_FLOAT_EQ(m->uncalibrated_unsure_cnn_logit_offset, 0.f);
+  for (const nlohmann::json& bad : {nlohmann::json(25), nlohmann::json("x"), nlohmann::json(nullptr)}) {
+    j["uncalibrated_cnn_logit_offset"] = bad;
+    EXPECT_EQ(SequenceModelFromJson(j).status().reason(), "sequence_model_invalid") << bad;
+  }
+}
+
 TEST(WindowSignals, WindowWithoutFacesIsNeverLive) {
   std::vector<FrameCue> none(5);
   SequenceModel m;

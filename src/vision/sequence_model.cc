@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <utility>
 
 #include "facepay/vision/image_decode.h"
 #include "facepay/vision/sequence_liveness.h"
@@ -24,42 +25,174 @@ StatusOr<SequenceModel> SequenceModelFromJson(const json& j) {
       m.mean[name] = j.at("mean").at(name).get<float>();
       m.stddev[name] = std::max(1e-6f, j.at("std").at(name).get<float>());
     }
+    if (j.contains("texture")) {
+      m.texture_live_mean = j.at("texture").at("live_mean").get<std::vector<float>>();
+      m.texture_attack_mean = j.at("texture").at("attack_mean").get<std::vector<float>>();
+    }
   } catch (const json::exception& e) {
     return InvalidArgument("sequence_model_invalid", e.what());
   }
+  if (j.contains("texture")) {
+    for (const std::vector<float>* h : {&m.texture_live_mean, &m.texture_attack_mean}) {
+      if (h->size() != kTextureBins ||
+          !std::all_of(h->begin(), h->end(), [](float x) { return std::isfinite(x) && x > 0; })) {
+        return InvalidArgument("sequence_model_invalid",
+                               "texture means must hold 354 positive numbers each");
+      }
+    }
+  }
+  for (const auto& [name, w] : m.weight) {
+    if (IsTextureSignal(name) && m.texture_live_mean.empty()) {
+      return InvalidArgument("sequence_model_invalid", "signal '" + name + "' needs \"texture\"");
+    }
+  }
   if (!(m.threshold > 0 && m.threshold < 1)) {
     return InvalidArgument("sequence_model_invalid", "threshold must be in (0, 1)");
+  }
+  for (const auto& [name, field] : {std::pair{"uncalibrated_cnn_logit_offset", &m.uncalibrated_cnn_logit_offset},
+                                     std::pair{"uncalibrated_unsure_cnn_logit_offset",
+                                               &m.uncalibrated_unsure_cnn_logit_offset}}) {
+    if (!j.contains(name)) continue;
+    const json& u = j.at(name);
+    if (!u.is_number() || !std::isfinite(u.get<double>()) ||
+        std::abs(u.get<double>()) > kMaxCnnLogitOffset) {
+      return InvalidArgument("sequence_model_invalid", std::string(name) + " must be a number in [-20, 20]");
+    }
+    *field = u.get<float>();
   }
   return m;
 }
 
 json SequenceModelToJson(const SequenceModel& m) {
-  return json{{"bias", m.bias}, {"threshold", m.threshold}, {"weights", m.weight},
-              {"mean", m.mean}, {"std", m.stddev}};
+  json j{{"bias", m.bias}, {"threshold", m.threshold}, {"weights", m.weight},
+         {"mean", m.mean}, {"std", m.stddev},
+         {"uncalibrated_cnn_logit_offset", m.uncalibrated_cnn_logit_offset},
+         {"uncalibrated_unsure_cnn_logit_offset", m.uncalibrated_unsure_cnn_logit_offset}};
+  if (!m.texture_live_mean.empty()) {
+    j["texture"] = {{"live_mean", m.texture_live_mean}, {"attack_mean", m.texture_attack_mean}};
+  }
+  return j;
 }
 
-LivenessVerdict FuseWindow(const SequenceModel& m, const WindowSignals& s) {
+void ApplyTextureModel(const SequenceModel& m, WindowSignals& s) {
+  if (s.texture.size() != kTextureBins || m.texture_live_mean.size() != kTextureBins ||
+      m.texture_attack_mean.size() != kTextureBins) {
+    return;
+  }
+  double llr = 0, chi2 = 0;
+  for (size_t i = 0; i < kTextureBins; ++i) {
+    const double h = s.texture[i], l = m.texture_live_mean[i], a = m.texture_attack_mean[i];
+    llr += h * std::log(l / a);
+    chi2 += (h - l) * (h - l) / (h + l);
+  }
+  s.values["lbp_llr"] = static_cast<float>(llr / kTextureChannels);
+  s.values["lbp_chi2"] = static_cast<float>(chi2 / kTextureChannels);
+}
+
+void FitTextureModel(const std::vector<WindowSignals>& windows, const std::vector<bool>& live,
+                     SequenceModel& m) {
+  // A floor per bin keeps the log-likelihood ratio finite for patterns one class never showed.
+  constexpr double kFloor = 1e-4;
+  std::vector<double> sum[2] = {std::vector<double>(kTextureBins, 0.0),
+                                std::vector<double>(kTextureBins, 0.0)};
+  size_t n[2] = {0, 0};
+  for (size_t i = 0; i < windows.size() && i < live.size(); ++i) {
+    if (windows[i].texture.size() != kTextureBins) continue;
+    const int c = live[i] ? 1 : 0;
+    for (size_t k = 0; k < kTextureBins; ++k) sum[c][k] += windows[i].texture[k];
+    ++n[c];
+  }
+  m.texture_live_mean.clear();
+  m.texture_attack_mean.clear();
+  if (n[0] == 0 || n[1] == 0) return;
+  for (int c = 0; c < 2; ++c) {
+    std::vector<float>& out = c == 1 ? m.texture_live_mean : m.texture_attack_mean;
+    out.assign(kTextureBins, 0.f);
+    for (int ch = 0; ch < kTextureChannels; ++ch) {
+      double total = 0;
+      for (int b = 0; b < kLbpBins; ++b) total += sum[c][static_cast<size_t>(ch * kLbpBins + b)] / static_cast<double>(n[c]) + kFloor;
+      for (int b = 0; b < kLbpBins; ++b) {
+        const size_t k = static_cast<size_t>(ch * kLbpBins + b);
+        out[k] = static_cast<float>((sum[c][k] / static_cast<double>(n[c]) + kFloor) / total);
+      }
+    }
+  }
+}
+
+float CnnLogitOffsetFor(const SequenceModel& m, const CameraProfile* profile) {
+  return profile != nullptr ? profile->cnn_logit_offset : m.uncalibrated_cnn_logit_offset;
+}
+
+LivenessVerdict JudgeWindow(const SequenceModel& m, const std::vector<FrameCue>& cues,
+                            const CameraProfile* profile) {
+  return JudgeRawWindow(m, ComputeWindowSignals(cues, 0), profile);
+}
+
+WindowSignals WithCnnOffset(WindowSignals s, float cnn_logit_offset) {
+  if (s.face_frames > 0) s.values["cnn"] += cnn_logit_offset;
+  return s;
+}
+
+LivenessVerdict JudgeRawWindow(const SequenceModel& m, const WindowSignals& raw,
+                               const CameraProfile* profile) {
+  LivenessVerdict v = FuseWindow(m, WithCnnOffset(raw, CnnLogitOffsetFor(m, profile)));
+  if (profile == nullptr && !v.live && m.uncalibrated_unsure_cnn_logit_offset > m.uncalibrated_cnn_logit_offset) {
+    v.unsure = FuseWindow(m, WithCnnOffset(raw, m.uncalibrated_unsure_cnn_logit_offset)).live;
+  }
+  return v;
+}
+
+LivenessVerdict FuseWindow(const SequenceModel& m, const WindowSignals& window) {
+  WindowSignals textured;
+  const bool has_texture = !m.texture_live_mean.empty() && window.texture.size() == kTextureBins;
+  if (has_texture) {
+    textured = window;
+    ApplyTextureModel(m, textured);
+  }
+  const WindowSignals& s = has_texture ? textured : window;
   LivenessVerdict v;
   double z = m.bias;
-  for (const auto& name : SignalNames()) {
+  for (size_t i = 0; i < SignalNames().size(); ++i) {
+    const std::string& name = SignalNames()[i];
     const auto it = s.values.find(name);
     const float x = it == s.values.end() ? 0.f : it->second;
     float contribution = 0;
-    if (const auto w = m.weight.find(name); w != m.weight.end()) {
+    const auto w = m.weight.find(name);
+    if (w != m.weight.end()) {
       contribution = w->second * (x - m.mean.at(name)) / m.stddev.at(name);
     }
     z += contribution;
-    v.signals.push_back({name, x, contribution});
+    // The verdict (audit log, answers) lists the seven original signals and any other the model
+    // weights: the crop signals a model does not use would only lengthen every record.
+    if (i < 7 || w != m.weight.end()) v.signals.push_back({name, x, contribution});
   }
   v.score = static_cast<float>(1 / (1 + std::exp(-z)));
   v.live = s.face_frames > 0 && v.score >= m.threshold;
   return v;
 }
 
+namespace {
+// Logistic regression of `use` over `windows` into `m` (whose texture means are kept).
+SequenceModel FitLogistic(const std::vector<WindowSignals>& windows, const std::vector<bool>& live,
+                          const std::vector<std::string>& use, float l2, SequenceModel m);
+}  // namespace
+
 SequenceModel FitSequenceModel(const std::vector<WindowSignals>& windows,
                                const std::vector<bool>& live, const std::vector<std::string>& use,
                                float l2) {
   SequenceModel m;
+  if (std::any_of(use.begin(), use.end(), IsTextureSignal)) {
+    FitTextureModel(windows, live, m);
+    std::vector<WindowSignals> textured = windows;
+    for (WindowSignals& s : textured) ApplyTextureModel(m, s);
+    return FitLogistic(textured, live, use, l2, std::move(m));
+  }
+  return FitLogistic(windows, live, use, l2, std::move(m));
+}
+
+namespace {
+SequenceModel FitLogistic(const std::vector<WindowSignals>& windows, const std::vector<bool>& live,
+                          const std::vector<std::string>& use, float l2, SequenceModel m) {
   const size_t n = windows.size(), d = use.size();
   std::vector<std::vector<double>> x(n, std::vector<double>(d));
   for (size_t k = 0; k < d; ++k) {
@@ -100,6 +233,7 @@ SequenceModel FitSequenceModel(const std::vector<WindowSignals>& windows,
   for (size_t k = 0; k < d; ++k) m.weight[use[k]] = static_cast<float>(w[k]);
   return m;
 }
+}  // namespace
 
 CameraProfile CalibrateCamera(const std::string& camera, const std::vector<float>& genuine_p_live,
                               float target_logit) {
@@ -122,7 +256,7 @@ StatusOr<CameraProfile> LoadCameraProfile(const std::string& path) {
     p.camera = j.at("camera").get<std::string>();
     p.cnn_logit_offset = j.at("cnn_logit_offset").get<float>();
     p.frames_used = j.contains("frames_used") ? JsonInt(j.at("frames_used")) : 0;
-    if (!std::isfinite(p.cnn_logit_offset) || std::abs(p.cnn_logit_offset) > 20) {
+    if (!std::isfinite(p.cnn_logit_offset) || std::abs(p.cnn_logit_offset) > kMaxCnnLogitOffset) {
       return InvalidArgument("camera_profile_invalid", "cnn_logit_offset out of range");
     }
     return p;

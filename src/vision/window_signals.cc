@@ -114,6 +114,33 @@ WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_
     }
   }
   v["identity"] = identity;
+
+  // Colour texture and distortion of the face crop: medians over frames with a valid crop.
+  std::vector<const CropTexture*> tex;
+  for (const FrameCue* c : f) {
+    if (c->texture.valid && c->texture.lbp.size() == kTextureBins)
+      tex.push_back(&c->texture);
+  }
+  if (!tex.empty()) {
+    w.texture.assign(kTextureBins, 0.f);
+    for (const CropTexture* t : tex) {
+      for (size_t i = 0; i < w.texture.size(); ++i) w.texture[i] += t->lbp[i];
+    }
+    for (float& x : w.texture) x /= static_cast<float>(tex.size());
+    const auto median_of = [&](float CropTexture::*field) {
+      std::vector<float> xs;
+      for (const CropTexture* t : tex) xs.push_back(t->*field);
+      return Median(xs);
+    };
+    v["specular"] = median_of(&CropTexture::specular);
+    v["sharpness"] = median_of(&CropTexture::sharpness);
+    v["sat_mean"] = median_of(&CropTexture::sat_mean);
+    v["sat_std"] = median_of(&CropTexture::sat_std);
+    v["val_skew"] = median_of(&CropTexture::val_skew);
+    v["colour_diversity"] = median_of(&CropTexture::colour_diversity);
+    v["moire_hf"] = median_of(&CropTexture::moire_hf);
+    v["moire_peak"] = median_of(&CropTexture::moire_peak);
+  }
   return w;
 }
 

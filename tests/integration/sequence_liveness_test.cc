@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "../support/test_data.h"
+#include "facepay/eval/pad_loso.h"
 #include "facepay/eval/sequence_data.h"
 #include "facepay/vision/active_challenge.h"
 #include "pipeline_fixture.h"
@@ -38,7 +39,7 @@ TEST_F(SequenceLiveness, RejectsAPrintedPhotoHeldStillOrMovedByHand) {
   const auto tracks = eval::SyntheticPhotoTracks(
       pipeline(), {pad + "/image_F1.jpg", pad + "/image_F2.jpg"}, opt_, 99u, 2, false);
   ASSERT_EQ(tracks.size(), 4u);  // still + hand-held for each photo
-  const auto w = eval::WindowsFromTracks(tracks, opt_, {});
+  const auto w = eval::WindowsFromTracks(tracks, opt_, {}, Model().uncalibrated_cnn_logit_offset);
   ASSERT_EQ(w.size(), 4u);
   EXPECT_EQ(LiveShare(w), 0.0);
 }
@@ -50,24 +51,58 @@ TEST_F(SequenceLiveness, RejectsThePhoneReplayAndAcceptsTheLivePersonOnTheCalibr
   const auto live = eval::WindowsFromTracks(
       eval::TracksFromSamples(pipeline(), {{v + "/apfol_real2.webm", "live", "webcam", 3500, 7200}},
                               opt_, 2, false, nullptr),
-      opt_, Cameras());
+      opt_, Cameras(), Model().uncalibrated_cnn_logit_offset);
   const auto replay = eval::WindowsFromTracks(
       eval::TracksFromSamples(pipeline(), {{v + "/apfol_replay_phone2.webm", "replay", "webcam"}},
                               opt_, 2, false, nullptr),
-      opt_, Cameras());
+      opt_, Cameras(), Model().uncalibrated_cnn_logit_offset);
   ASSERT_GE(live.size(), 4u);
   ASSERT_GE(replay.size(), 20u);
   EXPECT_GE(LiveShare(live), 0.75);
   EXPECT_EQ(LiveShare(replay), 0.0);
 }
 
-TEST_F(SequenceLiveness, AcceptsMostWindowsOfALiveTalkingPerson) {
+TEST_F(SequenceLiveness, AcceptsMostWindowsOfALiveTalkingPersonOnceItsCameraIsCalibrated) {
   FACEPAY_DATA_PATH_OR_RETURN(v, "videos/d3.mp4");
   opt_.stride_ms = 1000;
-  const auto w = eval::WindowsFromTracks(
-      eval::TracksFromSamples(pipeline(), {{v, "live"}}, opt_, 2, false, nullptr), opt_, {});
+  auto tracks = eval::TracksFromSamples(pipeline(), {{v, "live", "d3"}}, opt_, 2, false, nullptr);
+  ASSERT_EQ(tracks.size(), 1u);
+  // As an operator would: calibrate on the first third of the genuine video, judge the rest.
+  eval::LosoOptions o;
+  const auto split = eval::SplitForCalibration(tracks, opt_, o);
+  ASSERT_EQ(split.profiles.count("d3"), 1u);
+  const auto w = eval::WindowsFromTracks(split.scoring, opt_,
+                                         {{"d3", split.profiles.at("d3").cnn_logit_offset}},
+                                         Model().uncalibrated_cnn_logit_offset);
   ASSERT_GE(w.size(), 5u);
   EXPECT_GE(LiveShare(w), 0.6);
+}
+
+// Issue 16: the shipped default judged a camera without a profile at offset 0, which accepted
+// 92% of the MSU laptop's screen-replay windows and a printed and an on-screen photo of the
+// Trueface / phone photos. A camera without a profile is now judged at the model's
+// uncalibrated offset: none is accepted (the replays land in the unsure band: a challenge).
+TEST_F(SequenceLiveness, AnUncalibratedCameraAcceptsNoReplayOrPhotoThatOffsetZeroAccepted) {
+  FACEPAY_DATA_PATH_OR_RETURN(d, "pad-dev");
+  std::vector<eval::PadSample> samples = {
+      {d + "/msu-laptop/replay/v5", "replay"}, {d + "/msu-laptop/replay/v4", "replay"},
+      {d + "/photos/replay", "replay"}, {d + "/photos/print", "print"}};
+  samples[0].fps = samples[1].fps = 30;
+  samples[2].stills = samples[3].stills = true;
+  const auto raw = eval::WindowsFromTracks(
+      eval::TracksFromSamples(pipeline(), samples, opt_, 2, false, nullptr), opt_, {}, 0.f);
+  ASSERT_GE(raw.size(), 60u);
+  const auto m = Model();
+  int accepted = 0, accepted_at_zero = 0, unsure = 0;
+  for (const auto& w : raw) {
+    const auto v = vision::JudgeRawWindow(m, w.signals, nullptr);
+    accepted += v.live;
+    unsure += v.unsure;
+    accepted_at_zero += vision::FuseWindow(m, w.signals).live;
+  }
+  EXPECT_GE(accepted_at_zero, 40) << "the data no longer shows the problem";
+  EXPECT_EQ(accepted, 0) << "of " << raw.size() << " attack windows";
+  EXPECT_EQ(unsure, accepted_at_zero);  // what offset 0 accepted now asks for a challenge
 }
 
 TEST_F(SequenceLiveness, ARecordedVideoCannotFollowRandomChallenges) {

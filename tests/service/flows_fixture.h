@@ -21,10 +21,17 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     auto loc = TestLocation::Create(GetParam(), "facepay.db");
     ASSERT_TRUE(loc.ok()) << loc.status().ToString();
     loc_ = std::move(*loc);
+    if (GetParam() == "postgres") {  // the nodes' shared data folder (keys, watchlist)
+      std::string dir = ::testing::TempDir() + "/facepay-node-XXXXXX";
+      ASSERT_NE(mkdtemp(dir.data()), nullptr);
+      data_dir_ = dir;
+    }
   }
   void TearDown() override {
     nodes_.clear();
     loc_.reset();
+    std::error_code ec;
+    if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);
   }
   Node& StartNode(biometrics::PolicyThresholds policy = {}, bool keep_images = false) {
     NodeOptions o;
@@ -32,7 +39,14 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     o.keep_enrollment_images = keep_images;
     return StartNodeWith(o);
   }
-  Node& StartNodeWith(const NodeOptions& o) {
+  // A node whose clock only moves by clock_.AdvanceMs (key cache, rate limits, challenges).
+  Node& StartNodeOnManualClock() {
+    NodeOptions o;
+    o.clock = &clock_;
+    return StartNodeWith(o);
+  }
+  Node& StartNodeWith(NodeOptions o) {
+    if (o.data_dir.empty()) o.data_dir = data_dir_;
     auto n = Node::Start(loc_->location(), o);
     EXPECT_TRUE(n.ok()) << n.status().ToString();
     nodes_.push_back(std::move(*n));
@@ -88,6 +102,13 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(static_cast<int>(a.size()), count) << video;
     return a;
   }
+  // Issues an ATM card for `account`; returns the token the card carries.
+  std::string IssueAtmCard(Node& n, const std::string& enroller, const std::string& account) {
+    auto r = n.Post("/v1/accounts/" + account + "/atm-cards", enroller, nlohmann::json::object());
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("atm_card", "");
+  }
+
   int64_t Balance(Node& n, const std::string& admin, const std::string& account) {
     auto r = n.Call("GET", "/v1/accounts/" + account, admin);
     EXPECT_EQ(r.status, 200) << r.raw;
@@ -95,6 +116,9 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
   }
 
   std::string lfw_, nuaa_;
+  // Declared before nodes_: outlives them.
+  payments::ManualClock clock_{payments::SystemClock().NowMs()};
+  std::string data_dir_;  // PostgreSQL nodes' data folder ("" on SQLite: the file's folder)
   std::unique_ptr<TestLocation> loc_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };

@@ -220,10 +220,11 @@ TEST_P(Hardening, AtmVerificationsOfOneAccountAreBudgeted) {
   const std::string enroller = n.MakeKey(Role::kEnroller);
   const std::string atm = n.MakeKey(Role::kAtm, {"a1"});
   const std::string acct = EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 20000);
+  const std::string card = IssueAtmCard(n, enroller, acct);
   int refused = 0;
   for (int i = 0; i < 6; ++i) {
     auto v = n.Post("/v1/atms/a1/verify", atm,
-                    {{"account_id", acct}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+                    {{"atm_card", card}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
     if (v.status == 429) {
       EXPECT_EQ(v.body["error"]["code"], "verification_locked");
       break;
@@ -235,8 +236,52 @@ TEST_P(Hardening, AtmVerificationsOfOneAccountAreBudgeted) {
   }
   EXPECT_EQ(refused, 5);
   auto owner = n.Post("/v1/atms/a1/verify", atm,
-                      {{"account_id", acct}, {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+                      {{"atm_card", card}, {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
   EXPECT_EQ(owner.status, 429) << "locked for everyone until the lockout ends";
+}
+
+// The ATM named the account: any ATM key could score a live face 1:1 against an account id of
+// its choosing. Now the card names it, and a cancelled or invented card names none.
+TEST_P(Hardening, AtmVerifiesOnlyTheAccountItsCardNames) {
+  Node& n = StartNode();
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string atm = n.MakeKey(Role::kAtm, {"a1"});
+  const std::string alvaro = EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 20000);
+  const std::string angelina =
+      EnrollWithAccount(n, enroller, "angelina", "Angelina_Jolie", {3, 4, 8}, 20000);
+  const std::string card = IssueAtmCard(n, enroller, alvaro);
+  ASSERT_EQ(card.size(), 68u);
+  const json face = Frames({Img("Alvaro_Uribe", 26)});
+
+  auto named = n.Post("/v1/atms/a1/verify", atm, {{"account_id", alvaro}, {"frames", face}});
+  EXPECT_EQ(named.status, 400) << named.raw;
+  EXPECT_EQ(named.body["error"]["code"], "card_required");
+  auto invented = n.Post("/v1/atms/a1/verify", atm,
+                         {{"atm_card", "fpc_" + std::string(64, 'a')}, {"frames", face}});
+  EXPECT_EQ(invented.status, 404) << invented.raw;
+  EXPECT_EQ(invented.body["error"]["code"], "card_not_found");
+  auto garbage = n.Post("/v1/atms/a1/verify", atm, {{"atm_card", "4111111111111111"}, {"frames", face}});
+  EXPECT_EQ(garbage.body["error"]["code"], "card_not_found") << garbage.raw;
+  auto other = n.Post("/v1/atms/a1/verify", atm,
+                      {{"atm_card", card}, {"account_id", angelina}, {"frames", face}});
+  EXPECT_EQ(other.status, 400) << other.raw;
+  EXPECT_EQ(other.body["error"]["code"], "card_account_mismatch");
+
+  auto ok = n.Post("/v1/atms/a1/verify", atm, {{"atm_card", card}, {"frames", face}});
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_TRUE(ok.body["verified"].get<bool>()) << ok.raw;
+  EXPECT_EQ(ok.body["account_id"], alvaro);
+
+  auto issued = n.Post("/v1/accounts/" + alvaro + "/atm-cards", enroller, json::object());
+  ASSERT_EQ(issued.status, 201) << issued.raw;
+  const std::string second = issued.body["atm_card"];
+  auto revoke = n.Call("DELETE", "/v1/atm-cards/" + issued.body["card_id"].get<std::string>(), enroller);
+  ASSERT_EQ(revoke.status, 200) << revoke.raw;
+  auto cancelled = n.Post("/v1/atms/a1/verify", atm, {{"atm_card", second}, {"frames", face}});
+  EXPECT_EQ(cancelled.status, 403) << cancelled.raw;
+  EXPECT_EQ(cancelled.body["error"]["code"], "card_revoked");
+  auto still = n.Post("/v1/atms/a1/verify", atm, {{"atm_card", card}, {"frames", face}});
+  EXPECT_EQ(still.status, 200) << "the first card is untouched: " << still.raw;
 }
 
 // Row 7: terminals got exact scores, thresholds, margins and liveness probabilities.

@@ -16,15 +16,11 @@
 #include <nlohmann/json.hpp>
 
 #include "facepay/biometrics/gallery.h"
-#include "facepay/biometrics/gallery_follower.h"
 #include "facepay/common/env.h"
+#include "facepay/node/node.h"
 #include "facepay/payments/clock.h"
 #include "facepay/payments/ledger.h"
 #include "facepay/service/auth.h"
-#include "facepay/service/service.h"
-#include "facepay/storage/biometric_stores.h"
-#include "facepay/storage/ledger_stores.h"
-#include "facepay/storage/service_stores.h"
 #include "facepay/vision/face_pipeline.h"
 #include "support/test_data.h"
 #include "support/test_location.h"
@@ -46,11 +42,11 @@ inline std::string Base64(const std::string& bytes) {
   return out;
 }
 
-// The shared, immutable parts: one pipeline and template key for every node of a test binary.
+// The shared, immutable part: one loaded pipeline for every node of a test binary (loading
+// the model pack per node would dominate the suite's time). Everything else is the node's own.
 struct SharedEngine {
   std::unique_ptr<vision::FacePipeline> pipeline;
   std::unique_ptr<vision::SequenceModel> sequence;
-  std::unique_ptr<biometrics::TemplateKey> key;
   static SharedEngine& Get() {
     static SharedEngine* e = [] {
       auto* s = new SharedEngine;
@@ -62,7 +58,6 @@ struct SharedEngine {
       if (p.ok()) s->pipeline = std::move(*p);
       auto m = vision::SequenceModelFromJson((*pack)->manifest().value("sequence_liveness", json::object()));
       if (m.ok()) s->sequence = std::make_unique<vision::SequenceModel>(*m);
-      s->key = std::make_unique<biometrics::TemplateKey>(biometrics::TemplateKey::Generate());
       return s;
     }();
     return *e;
@@ -97,9 +92,15 @@ struct NodeOptions {
   int header_timeout_ms = 10'000;
   int request_timeout_ms = 60'000;
   int max_connections = 512;
+  payments::Clock* clock = nullptr;  // null = the system clock; must outlive the node
+  // The node's data folder (keys, watchlist, snapshot). Nodes sharing a store share it, as
+  // nodes deployed together share their keys. "" = the SQLite file's folder (PostgreSQL: set it).
+  std::string data_dir;
+  std::string web_dir;  // "" = no pages
 };
 
-// One `facepay serve` node over `location`.
+// One node as `facepay serve` opens it (node::Node::Open: the same composition), on `location`,
+// serving on 127.0.0.1:<free port> from a thread of its own.
 class Node {
  public:
   static StatusOr<std::unique_ptr<Node>> Start(const std::string& location,
@@ -108,49 +109,28 @@ class Node {
     auto n = std::unique_ptr<Node>(new Node);
     SharedEngine& e = SharedEngine::Get();
     if (!e.pipeline) return FailedPrecondition("no_models", "model pack missing: run scripts/setup");
-    FACEPAY_ASSIGN_OR_RETURN(n->ledger_store_, storage::OpenLedgerStore(location));
-    FACEPAY_ASSIGN_OR_RETURN(n->bio_store_, storage::OpenBiometricStore(location));
-    FACEPAY_ASSIGN_OR_RETURN(n->store_, storage::OpenServiceStore(location));
-    // The watchlist as `facepay serve` keeps it: on PostgreSQL in the schema
-    // facepay_watchlist of the shared database; on SQLite a file of the node's data folder
-    // (here a fresh directory removed with the node).
-    if (location.rfind("postgres", 0) == 0) {
-      FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
-                               storage::OpenPgBiometricStore(location, "facepay_watchlist"));
-    } else {
-      std::string tmpl = ::testing::TempDir() + "/facepay-wl-XXXXXX";
-      if (mkdtemp(tmpl.data()) == nullptr) return Internal("mkdtemp_failed", tmpl);
-      n->wl_dir_ = tmpl;
-      FACEPAY_ASSIGN_OR_RETURN(n->wl_store_,
-                               storage::OpenSqliteBiometricStore(n->wl_dir_ + "/watchlist.db"));
+    node::NodeConfig c;
+    c.data_dir = options.data_dir;
+    if (c.data_dir.empty()) {
+      if (node::IsPostgresLocation(location)) {
+        return InvalidArgument("data_dir_required", "a PostgreSQL node needs NodeOptions::data_dir");
+      }
+      c.data_dir = std::filesystem::path(location).parent_path().string();
     }
-    biometrics::GalleryOptions go;
-    go.model_id = e.pipeline->pack().params().embedder_model_id;
-    go.dim = e.pipeline->pack().params().embedding_dim;
-    go.init_key_check = options.init_key_check;
-    FACEPAY_ASSIGN_OR_RETURN(n->gallery_, biometrics::Gallery::Open(*n->bio_store_, *e.key, go));
-    go.init_key_check = true;
-    FACEPAY_ASSIGN_OR_RETURN(n->watchlist_, biometrics::Gallery::Open(*n->wl_store_, *e.key, go));
-    n->ledger_ = std::make_unique<payments::Ledger>(*n->ledger_store_, n->clock_, &n->provider_);
-    FACEPAY_ASSIGN_OR_RETURN(auto terminals, service::LoadTerminals(
-                                                 std::string(FACEPAY_SOURCE_DIR) +
-                                                 "/config/terminals/demo.json"));
-    service::ServiceDeps d;
-    d.pipeline = e.pipeline.get();
-    d.sequence = e.sequence.get();
-    d.bio_store = n->bio_store_.get();
-    d.gallery = n->gallery_.get();
-    d.template_key = e.key.get();
-    d.policy.thresholds = options.policy;
-    d.watchlist = n->watchlist_.get();
-    d.ledger = n->ledger_.get();
-    d.store = n->store_.get();
-    d.clock = &n->clock_;
-    d.terminals = std::move(terminals);
-    d.border_hash_key = "test-border-hash-key-0123456789";
-    service::ServiceOptions so;
+    c.store = location;
+    c.terminals = std::string(FACEPAY_SOURCE_DIR) + "/config/terminals/demo.json";
+    c.pipeline = e.pipeline.get();
+    c.sequence = e.sequence.get();
+    c.thresholds = options.policy;
+    c.init_key_check = options.init_key_check;
+    c.clock = options.clock;
+    c.card_provider = "simulated";
+    c.follow_ms = 100;
+    c.make_first_admin_key = false;  // tests make the keys they need
+    service::ServiceOptions& so = c.service;
     so.threads = 8;
     so.default_rate_per_s = 1000;
+    so.pairing_rate_per_s = 1000;  // every request comes from 127.0.0.1
     so.tls_cert = tls.cert;
     so.tls_key = tls.key;
     so.keep_enrollment_images = options.keep_enrollment_images;
@@ -158,46 +138,37 @@ class Node {
     so.header_timeout_ms = options.header_timeout_ms;
     so.request_timeout_ms = options.request_timeout_ms;
     so.max_connections = options.max_connections;
+    so.web_dir = options.web_dir;
     n->tls_ca_ = tls.cert;
-    FACEPAY_ASSIGN_OR_RETURN(n->service_, service::Service::Create(std::move(d), so));
-    FACEPAY_ASSIGN_OR_RETURN(n->port_, n->service_->Listen("127.0.0.1", 0));
-    biometrics::GalleryFollowerOptions fo;
-    fo.interval_ms = 100;
-    n->follower_ = std::make_unique<biometrics::GalleryFollower>(*n->gallery_, fo);
-    n->follower_->Start();
-    n->wl_follower_ = std::make_unique<biometrics::GalleryFollower>(*n->watchlist_, fo);
-    n->wl_follower_->Start();
-    n->thread_ = std::thread([p = n.get()] { p->service_->Run(); });
+    FACEPAY_ASSIGN_OR_RETURN(n->node_, node::Node::Open(std::move(c)));
+    FACEPAY_ASSIGN_OR_RETURN(n->port_, n->node_->Listen("127.0.0.1", 0));
+    n->thread_ = std::thread([p = n.get()] { p->node_->Run(); });
     return n;
   }
   ~Node() {
-    if (service_) service_->Stop();
+    if (node_) node_->Stop();
     if (thread_.joinable()) thread_.join();
-    if (follower_) follower_->Stop();
-    if (wl_follower_) wl_follower_->Stop();
-    watchlist_.reset();
-    wl_store_.reset();
-    std::error_code ec;
-    if (!wl_dir_.empty()) std::filesystem::remove_all(wl_dir_, ec);
   }
 
   int port() const { return port_; }
   // Stops accepting and returns once in-flight requests are answered (as SIGTERM does).
   void Stop() {
-    service_->Stop();
+    node_->Stop();
     if (thread_.joinable()) thread_.join();
   }
-  service::ServiceStore& store() { return *store_; }
-  biometrics::Gallery& gallery() { return *gallery_; }
-  payments::Ledger& ledger() { return *ledger_; }
+  service::ServiceStore& store() { return node_->store(); }
+  biometrics::Gallery& gallery() { return node_->gallery(); }
+  payments::Ledger& ledger() { return node_->ledger(); }
   // Card accounts charge through it (`facepay serve --card-provider simulated`).
-  payments::SimulatedProvider& provider() { return provider_; }
+  payments::SimulatedProvider& provider() {
+    return *static_cast<payments::SimulatedProvider*>(node_->provider());
+  }
 
   // A key made directly in the store (as `facepay keys create` does).
   std::string MakeKey(service::Role role, std::vector<std::string> bind = {}, double rate = 0) {
     auto k = service::MakeApiKey(role, std::move(bind), "test", rate, clock_.NowMs());
     EXPECT_TRUE(k.ok()) << k.status().ToString();
-    EXPECT_TRUE(store_->PutKey(k->record).ok());
+    EXPECT_TRUE(store().PutKey(k->record).ok());
     return k->token;
   }
 
@@ -238,20 +209,9 @@ class Node {
  private:
   Node() = default;
   payments::SystemClock clock_;
-  payments::SimulatedProvider provider_;
-  std::unique_ptr<payments::LedgerStore> ledger_store_;
-  std::unique_ptr<biometrics::BiometricStore> bio_store_;
-  std::unique_ptr<service::ServiceStore> store_;
-  std::unique_ptr<biometrics::BiometricStore> wl_store_;
-  std::unique_ptr<biometrics::Gallery> gallery_;
-  std::unique_ptr<biometrics::Gallery> watchlist_;
-  std::unique_ptr<payments::Ledger> ledger_;
-  std::unique_ptr<service::Service> service_;
-  std::unique_ptr<biometrics::GalleryFollower> follower_;
-  std::unique_ptr<biometrics::GalleryFollower> wl_follower_;
+  std::unique_ptr<node::Node> node_;
   std::thread thread_;
   int port_ = 0;
-  std::string wl_dir_;
   std::string tls_ca_;  // the node's certificate when it serves HTTPS
 };
 

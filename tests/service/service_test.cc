@@ -416,7 +416,8 @@ TEST_P(ServiceFlows, AtmVerifiesOneToOneAndBorderMatchesTheDocumentPhoto) {
   const std::string border = n.MakeKey(Role::kBorder, {"b1"});
   const std::string admin = n.MakeKey(Role::kAdmin);
   const std::string acct = EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 20000);
-  auto v = n.Post("/v1/atms/a1/verify", atm, {{"account_id", acct}, {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
+  const std::string card = IssueAtmCard(n, enroller, acct);
+  auto v = n.Post("/v1/atms/a1/verify", atm, {{"atm_card", card}, {"frames", Frames({Img("Alvaro_Uribe", 26)})}});
   ASSERT_EQ(v.status, 200) << v.raw;
   ASSERT_TRUE(v.body["verified"].get<bool>()) << v.raw;
   auto w = n.Post("/v1/atms/a1/withdrawals", atm,
@@ -428,7 +429,7 @@ TEST_P(ServiceFlows, AtmVerifiesOneToOneAndBorderMatchesTheDocumentPhoto) {
                    {{"verification_id", v.body["verification_id"]}, {"request_id", "w2"}, {"amount_minor", 5000}});
   EXPECT_EQ(w2.status, 409) << "one verification, one withdrawal: " << w2.raw;
   auto impostor = n.Post("/v1/atms/a1/verify", atm,
-                         {{"account_id", acct}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
+                         {{"atm_card", card}, {"frames", Frames({Img("Angelina_Jolie", 15)})}});
   ASSERT_EQ(impostor.status, 200);
   EXPECT_FALSE(impostor.body["verified"].get<bool>()) << impostor.raw;
 
@@ -450,7 +451,7 @@ TEST_P(ServiceFlows, AtmVerifiesOneToOneAndBorderMatchesTheDocumentPhoto) {
 }
 
 TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthenticated) {
-  Node& n = StartNode();
+  Node& n = StartNodeOnManualClock();
   struct Route {
     std::string method, path;
   };
@@ -515,7 +516,7 @@ TEST_P(ServiceFlows, EveryRoleIsRefusedWhereItDoesNotBelongAndBadKeysAreUnauthen
   const std::string auditor = n.MakeKey(Role::kAuditor);
   ASSERT_EQ(n.Call("GET", "/v1/stats", auditor).status, 200);
   ASSERT_TRUE(n.store().RevokeKey(auditor.substr(0, auditor.find('.')), 1).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the key cache lives 1 s
+  clock_.AdvanceMs(1000);  // the key cache lives 1 s
   auto revoked = n.Call("GET", "/v1/stats", auditor);
   EXPECT_EQ(revoked.status, 401);
   EXPECT_EQ(revoked.body["error"]["code"], "revoked_api_key");
@@ -621,7 +622,7 @@ TEST_P(ServiceFlows, OpenApiDocumentListsExactlyTheServedRoutes) {
 }
 
 TEST_P(ServiceFlows, AKeyOverItsRateGets429UntilTheBucketRefills) {
-  Node& n = StartNode();
+  Node& n = StartNodeOnManualClock();
   const std::string slow = n.MakeKey(Role::kAuditor, {}, 1.0);  // 1/s, bursts of 5
   int ok = 0, limited = 0;
   for (int i = 0; i < 8; ++i) {
@@ -636,7 +637,7 @@ TEST_P(ServiceFlows, AKeyOverItsRateGets429UntilTheBucketRefills) {
   EXPECT_EQ(limited, 3);
   const std::string other = n.MakeKey(Role::kAuditor);
   EXPECT_EQ(n.Call("GET", "/v1/stats", other).status, 200) << "limits are per key";
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  clock_.AdvanceMs(1000);
   EXPECT_EQ(n.Call("GET", "/v1/stats", slow).status, 200) << "the bucket refills";
 }
 
@@ -767,6 +768,82 @@ TEST_P(ServiceFlows, TwoNodesOnOneStoreHonourEnrollmentAndErasureWithinTwoSecond
   EXPECT_EQ(reason, "watchlist_hit") << decision;
   EXPECT_LE(listed_s, 2.0) << "node B saw the watchlist entry after " << listed_s << " s";
   std::cerr << "two nodes (postgres): watchlist entry searched after " << listed_s << " s\n";
+}
+
+// Issue 15: a terminal screen holds no key; it exchanges a one-time code for its own bound key,
+// once, within the code's life; revoking the key un-pairs it within the key cache's second.
+TEST_P(ServiceFlows, ATerminalPairsOnceWithACodeAndRevokingItsKeyUnpairsIt) {
+  Node& n = StartNodeOnManualClock();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  auto made = n.Post("/v1/pairing-codes", admin, {{"kind", "gate"}, {"id", "g1"}});
+  ASSERT_EQ(made.status, 201) << made.raw;
+  const std::string code = made.body["code"];
+  ASSERT_EQ(code.size(), 9u);
+  EXPECT_EQ(code[4], '-');
+  EXPECT_EQ(made.body["role"], "gate");
+  // Typed as a person would: lower case, a space instead of the dash.
+  std::string typed = code;
+  for (char& ch : typed) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  typed[4] = ' ';
+  auto paired = n.Post("/v1/pairing", "", {{"code", typed}});
+  ASSERT_EQ(paired.status, 201) << paired.raw;
+  const std::string token = paired.body["token"];
+  EXPECT_EQ(paired.body["role"], "gate");
+  // The key acts for g1 and nothing else.
+  EXPECT_EQ(n.Post("/v1/gates/g1/passages", token, {{"event_id", "p1"}}).body["error"]["code"],
+            "missing_frames");
+  EXPECT_EQ(n.Post("/v1/gates/g2/passages", token, {{"event_id", "p1"}}).status, 403);
+  // Once only; unknown, malformed and used codes get one and the same answer.
+  for (const std::string& c : {code, std::string("ZZZZ-ZZZZ"), std::string("not a code")}) {
+    auto again = n.Post("/v1/pairing", "", {{"code", c}});
+    EXPECT_EQ(again.status, 403) << c << " " << again.raw;
+    EXPECT_EQ(again.body["error"]["code"], "pairing_code_invalid") << c;
+  }
+  // A code past its life is refused.
+  auto short_lived = n.Post("/v1/pairing-codes", admin, {{"kind", "till"}, {"id", "t1"}, {"ttl_s", 1}});
+  ASSERT_EQ(short_lived.status, 201) << short_lived.raw;
+  clock_.AdvanceMs(1001);
+  EXPECT_EQ(n.Post("/v1/pairing", "", {{"code", short_lived.body["code"]}}).status, 403);
+  // Revoking the key un-pairs the screen within the key cache's second.
+  ASSERT_TRUE(n.store().RevokeKey(paired.body["key_id"], clock_.NowMs()).ok());
+  clock_.AdvanceMs(1000);
+  EXPECT_EQ(n.Post("/v1/gates/g1/passages", token, {{"event_id", "p2"}}).status, 401);
+  // Only an admin makes codes, only for configured terminals of a known kind.
+  EXPECT_EQ(n.Post("/v1/pairing-codes", enroller, {{"kind", "gate"}, {"id", "g1"}}).status, 403);
+  EXPECT_EQ(n.Post("/v1/pairing-codes", admin, {{"kind", "gate"}, {"id", "g99"}}).body["error"]["code"],
+            "unknown_terminal");
+  EXPECT_EQ(n.Post("/v1/pairing-codes", admin, {{"kind", "toaster"}, {"id", "g1"}}).body["error"]["code"],
+            "invalid_terminal_kind");
+  EXPECT_EQ(n.Post("/v1/pairing-codes", admin, {{"kind", "gate"}, {"id", "g1"}, {"ttl_s", 901}}).status, 400);
+  // A kiosk (enrolment desk) gets an enroller key.
+  auto kiosk = n.Post("/v1/pairing-codes", admin, {{"kind", "kiosk"}, {"id", "desk-1"}});
+  ASSERT_EQ(kiosk.status, 201) << kiosk.raw;
+  auto kp = n.Post("/v1/pairing", "", {{"code", kiosk.body["code"]}});
+  ASSERT_EQ(kp.status, 201) << kp.raw;
+  EXPECT_EQ(kp.body["role"], "enroller");
+}
+
+// Two screens racing with one code: exactly one gets a key.
+TEST_P(ServiceFlows, RacingScreensWithOnePairingCodeGetExactlyOneKey) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  for (int round = 0; round < 5; ++round) {
+    auto made = n.Post("/v1/pairing-codes", admin, {{"kind", "gate"}, {"id", "g1"}});
+    ASSERT_EQ(made.status, 201) << made.raw;
+    const std::string code = made.body["code"];
+    std::atomic<int> ok{0}, refused{0};
+    std::vector<std::thread> screens;
+    for (int i = 0; i < 4; ++i) {
+      screens.emplace_back([&] {
+        const int st = n.Post("/v1/pairing", "", {{"code", code}}).status;
+        (st == 201 ? ok : refused)++;
+      });
+    }
+    for (auto& t : screens) t.join();
+    EXPECT_EQ(ok.load(), 1) << "round " << round;
+    EXPECT_EQ(refused.load(), 3);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ServiceFlows, ::testing::Values("sqlite", "postgres"),

@@ -78,10 +78,6 @@ class GalleryIndex {
   // Search effort: HNSW efSearch (default 64) or IVF nprobe (default 64); ignored by Flat.
   virtual void set_search_effort(int ef) = 0;
   virtual int search_effort() const = 0;
-  // HNSW graphs only: true (the default) walks the graph with facepay's beam search, which
-  // prefetches each step's rows together (src/biometrics/hnsw_search.h); false uses FAISS's
-  // IndexHNSW::search, the baseline `facepay bench search --compare-faiss` times against it.
-  virtual void set_prefetched_search(bool on) = 0;
   // Build effort of HNSW (efConstruction, FAISS default 40), for vectors added afterwards;
   // ignored by other index types.
   virtual void set_build_effort(int ef_construction) = 0;

@@ -5,7 +5,7 @@
 // 16 MiB) to slow down whoever also has the key. Stored as "fp2$" + the Argon2id string.
 // Hashes written before the pepper (a bare "$argon2id$..." at the library minimum cost) still
 // verify; re-enrolling the factor replaces them. Guessing online is bounded by the step-up
-// budgets (src/service/factor_budget.h). Thread-safe.
+// budgets (facepay/flows/factor_budget.h). Thread-safe.
 #pragma once
 
 #include <string>

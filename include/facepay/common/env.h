@@ -16,6 +16,8 @@ std::string DataDir();
 // The shipped configuration (fares, terminals, camera profiles): $FACEPAY_CONFIG_DIR, else
 // the checkout's config/ folder.
 std::string ConfigDir();
+// The terminal screens and the dashboard (web/): $FACEPAY_WEB_DIR, else the checkout's web/.
+std::string WebDir();
 
 // Value of environment variable `name`, or `fallback` when it is unset or empty.
 std::string GetEnvOr(const char* name, const std::string& fallback);

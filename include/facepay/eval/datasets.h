@@ -29,6 +29,9 @@ struct PadSample {
   std::string label;  // "live" for bona fide; otherwise the attack type ("print", "replay", ...)
   std::string camera = "default";  // which camera profile applies (liveness calibration)
   double from_ms = 0, to_ms = -1;  // videos: only this time range (to_ms < 0 = to the end)
+  std::string source;  // capture set-up it came from (leave-one-source-out); empty = its path
+  double fps = 0;      // a folder of numbered frames: their capture rate (0 = not a video's frames)
+  bool stills = false; // images are unrelated stills: each is its own one-frame sequence
 };
 
 // Parses a command-line sample "[LABEL][@CAMERA]:PATH[#FROM-TO]" (FROM/TO in ms of a video),
@@ -43,5 +46,13 @@ StatusOr<std::vector<PadSample>> CollectSamples(const std::vector<std::string>& 
 
 // A labels file: "<relative path>\t<label>" per line; paths relative to the file's folder.
 StatusOr<std::vector<PadSample>> ReadPadLabels(const std::string& labels_file);
+
+// A sources file: the development sources of a leave-one-source-out evaluation, one sample a
+// line, "SOURCE SPEC [fps=N] [stills]" (whitespace-separated; '#' starts a comment). SPEC is a
+// sample spec as above whose PATH is relative to `data_dir`; "fps=N" marks a folder of
+// numbered frames captured at N frames/s, "stills" a folder of unrelated images.
+// Reasons: file_not_found, sources_malformed (with line number), sample_spec_invalid.
+StatusOr<std::vector<PadSample>> ReadPadSources(const std::string& sources_file,
+                                                const std::string& data_dir);
 
 }  // namespace facepay::eval

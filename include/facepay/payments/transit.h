@@ -21,6 +21,9 @@ struct TapRequest {
   std::string gate_group;
   std::string station;
   TapDirection direction = TapDirection::kEntry;
+  // When the rider passed, for the fare rules (transfer window, caps, anti-passback); 0 = now.
+  // An edge gate's offline passages are settled later with the time they happened.
+  int64_t at_ms = 0;
 };
 
 struct TapResult {

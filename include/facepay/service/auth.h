@@ -9,7 +9,6 @@
 // role. Thread-safe.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "facepay/common/status_or.h"
+#include "facepay/payments/clock.h"
 #include "facepay/service/service_store.h"
 
 namespace facepay::service {
@@ -47,13 +47,28 @@ struct NewApiKey {
 StatusOr<NewApiKey> MakeApiKey(Role role, std::vector<std::string> bindings, std::string label,
                                double rate_per_s, int64_t now_ms);
 std::string HashKeySecret(std::string_view secret);
+// `bytes` random bytes from libsodium, as lowercase hex (ids, request ids, challenge ids).
+std::string RandomHex(size_t bytes);
 
-// Verifies tokens against the store. Verified keys are cached for `cache_ms`, so a revocation
-// takes effect on every node within that time. Errors: Unauthenticated("missing_api_key",
+// An ATM card for an account: the token ("fpc_" + 64 hex) is written to the card and shown
+// once; the store keeps its BLAKE2b-256. The card, not the ATM, names the account an ATM may
+// verify a face against.
+struct NewAtmCard {
+  CardRecord record;
+  std::string token;
+};
+NewAtmCard MakeAtmCard(const std::string& account_id, int64_t now_ms);
+// Whether `token` has the shape MakeAtmCard gives (checked before any store lookup).
+bool LooksLikeAtmCard(std::string_view token);
+
+// Verifies tokens against the store. Verified keys are cached for `cache_ms` of `clock` time,
+// so a revocation takes effect on every node within that time (a clock that steps back
+// refreshes the cache). Errors: Unauthenticated("missing_api_key",
 // "invalid_api_key", "revoked_api_key"); store errors as Unavailable.
 class Authenticator {
  public:
-  Authenticator(ServiceStore& store, int64_t cache_ms = 1000) : store_(store), cache_ms_(cache_ms) {}
+  Authenticator(ServiceStore& store, payments::Clock& clock, int64_t cache_ms = 1000)
+      : store_(store), clock_(clock), cache_ms_(cache_ms) {}
   // `header` is the Authorization or X-API-Key header value ("" when absent).
   StatusOr<Principal> Authenticate(std::string_view header);
   void Forget(const std::string& key_id);
@@ -61,27 +76,31 @@ class Authenticator {
  private:
   struct Cached {
     ApiKeyRecord rec;
-    std::chrono::steady_clock::time_point at;
+    int64_t at_ms = 0;
   };
   ServiceStore& store_;
+  payments::Clock& clock_;
   const int64_t cache_ms_;
   std::mutex mu_;  // guards cache_
   std::unordered_map<std::string, Cached> cache_;
 };
 
-// Token buckets per key: `rate_per_s` sustained, bursts up to max(5, 2 x rate).
+// Token buckets per key: `rate_per_s` sustained, bursts up to max(5, 2 x rate), refilled as
+// `clock` moves (never by a clock that steps back).
 class RateLimiter {
  public:
-  explicit RateLimiter(double default_rate_per_s) : default_rate_(default_rate_per_s) {}
+  RateLimiter(double default_rate_per_s, payments::Clock& clock)
+      : default_rate_(default_rate_per_s), clock_(clock) {}
   // false when the key is over its rate (the caller answers 429).
   bool Allow(const std::string& key_id, double rate_per_s);
 
  private:
   struct Bucket {
     double tokens = 0;
-    std::chrono::steady_clock::time_point last;
+    int64_t last_ms = 0;
   };
   const double default_rate_;
+  payments::Clock& clock_;
   std::mutex mu_;  // guards buckets_
   std::unordered_map<std::string, Bucket> buckets_;
 };

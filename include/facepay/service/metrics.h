@@ -11,15 +11,17 @@
 #include <utility>
 #include <vector>
 
+#include "facepay/flows/sinks.h"
+
 namespace facepay::service {
 
-class Metrics {
+class Metrics final : public flows::DecisionCounter {
  public:
   // `route` is the route pattern (e.g. "/v1/gates/{gate}/passages"), never the raw path.
   void ObserveRequest(const std::string& method, const std::string& route, int status,
                       double seconds);
   void CountDecision(const std::string& flow, const std::string& outcome,
-                     const std::string& reason);
+                     const std::string& reason) override;
   // `gauges`: name (with optional {labels}) -> value, each with a HELP line.
   struct Gauge {
     std::string name, help;

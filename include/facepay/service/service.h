@@ -16,6 +16,7 @@
 #include "facepay/biometrics/decision_policy.h"
 #include "facepay/biometrics/gallery.h"
 #include "facepay/biometrics/template_crypto.h"
+#include "facepay/flows/offline.h"
 #include "facepay/payments/clock.h"
 #include "facepay/payments/ledger.h"
 #include "facepay/service/service_store.h"
@@ -38,6 +39,9 @@ struct ServiceDeps {
   payments::Clock* clock = nullptr;
   Terminals terminals;
   std::string border_hash_key;  // >= 16 bytes; keys the document-number hashes
+  // >= 16 bytes; derives each edge gate's key for signing its offline passages
+  // (flows::GateOfflineKey). Nodes sharing a store must share it.
+  std::string offline_secret;
 };
 
 struct ServiceOptions {
@@ -59,6 +63,14 @@ struct ServiceOptions {
   // auditor to fetch (GET /v1/subjects/{id}/images/{template_id}) and erased with the subject.
   // Off: no raw image is stored anywhere.
   bool keep_enrollment_images = false;
+  // What the server settles of an edge gate's offline passages per event day, whatever the
+  // gate signed (flows/offline.h).
+  flows::OfflineLimits offline_limits;
+  // Pairing attempts per second per client address (POST /v1/pairing needs no key).
+  double pairing_rate_per_s = 2;
+  // The terminal screens and the dashboard (web/, docs/terminals.md) are served from this
+  // folder; empty: no pages, the API only.
+  std::string web_dir;
 };
 
 class Service {

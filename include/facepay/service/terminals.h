@@ -15,39 +15,15 @@
 #include <string>
 
 #include "facepay/common/status_or.h"
-#include "facepay/payments/fare_config.h"
-#include "facepay/payments/fare_engine.h"
+#include "facepay/flows/terminals.h"
 
 namespace facepay::service {
 
-struct GateConfig {
-  std::string id, station, gate_group;
-  payments::TapDirection direction = payments::TapDirection::kEntry;
-  float cnn_logit_offset = 0;  // from the gate's camera profile (sequence liveness)
-  // An edge gate ("edge": true) runs the vision stages itself and may send a template with its
-  // own liveness verdict instead of frames; no other gate may. Its template passages are
-  // limited to edge_rate_per_s ("edge_rate_per_s", default 5) whatever its key allows.
-  bool edge = false;
-  double edge_rate_per_s = 5;
-};
-struct TillConfig {
-  std::string id, merchant_account;
-};
-struct AtmConfig {
-  std::string id, cash_account;
-};
-struct BorderConfig {
-  std::string id;
-};
-
-struct Terminals {
-  std::string currency;
-  payments::FareConfig fares;
-  std::map<std::string, GateConfig> gates;
-  std::map<std::string, TillConfig> tills;
-  std::map<std::string, AtmConfig> atms;
-  std::map<std::string, BorderConfig> borders;
-};
+using flows::AtmConfig;
+using flows::BorderConfig;
+using flows::GateConfig;
+using flows::Terminals;
+using flows::TillConfig;
 
 // InvalidArgument("invalid_terminals_config") naming the bad field; fare config errors.
 StatusOr<Terminals> LoadTerminals(const std::string& path);

@@ -22,6 +22,9 @@ struct LivenessSignal {
 struct LivenessVerdict {
   float score = 0;  // fused probability of a live presentation, 0..1
   bool live = false;
+  // Not live, but not clearly an attack either (a camera without calibration whose window
+  // would pass on a friendlier camera): answer with an active challenge, never an accept.
+  bool unsure = false;
   std::vector<LivenessSignal> signals;
 };
 

@@ -1,4 +1,4 @@
-#include "facepay/payments/ledger_bench.h"
+#include "facepay/bench/ledger_bench.h"
 
 #include <algorithm>
 #include <chrono>

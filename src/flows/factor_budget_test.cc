@@ -1,8 +1,8 @@
-#include "factor_budget.h"
+#include "facepay/flows/factor_budget.h"
 
 #include <gtest/gtest.h>
 
-namespace facepay::service {
+namespace facepay::flows {
 namespace {
 
 TEST(FactorBudget, LocksAfterTheFifthFailureAndEachLockoutLastsTwiceAsLong) {
@@ -52,4 +52,4 @@ TEST(FactorBudget, AKeyGetsMoreGuessesThanAPerson) {
 }
 
 }  // namespace
-}  // namespace facepay::service
+}  // namespace facepay::flows

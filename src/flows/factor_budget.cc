@@ -1,8 +1,8 @@
-#include "factor_budget.h"
+#include "facepay/flows/factor_budget.h"
 
 #include <algorithm>
 
-namespace facepay::service {
+namespace facepay::flows {
 
 BudgetPolicy SubjectBudgetPolicy() { return BudgetPolicy{}; }
 
@@ -37,4 +37,4 @@ std::string SubjectScope(const std::string& subject_id) { return "subject:" + su
 std::string AccountScope(const std::string& account_id) { return "account:" + account_id; }
 std::string KeyScope(const std::string& key_id) { return "key:" + key_id; }
 
-}  // namespace facepay::service
+}  // namespace facepay::flows

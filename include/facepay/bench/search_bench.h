@@ -48,7 +48,7 @@ struct SearchBenchOptions {
   std::string index_cache;
   // Also time every effort with FAISS's own HNSW search (IndexHNSW::search) right after
   // facepay's prefetching one, as the baseline of the same run (GalleryIndex::
-  // set_prefetched_search); the same for other index types.
+  // GraphSearchBaseline); the same for other index types.
   bool compare_faiss = false;
 };
 

@@ -4,15 +4,15 @@
 // subject (every candidate a wrong guess was tried against), per account (ATM verifications)
 // and per terminal key; past `max_failures` the scope is locked, each lockout twice as long
 // as the one before. Pure functions over the stored FactorBudget: the store applies them
-// atomically (ServiceStore::UpdateFactorBudget), the clock is the caller's.
+// atomically (FlowStore::UpdateFactorBudget), the clock is the caller's.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "facepay/service/service_store.h"
+#include "facepay/flows/flow_store.h"
 
-namespace facepay::service {
+namespace facepay::flows {
 
 struct BudgetPolicy {
   int max_failures = 5;                       // failed guesses before a lockout
@@ -35,4 +35,4 @@ std::string SubjectScope(const std::string& subject_id);
 std::string AccountScope(const std::string& account_id);
 std::string KeyScope(const std::string& key_id);
 
-}  // namespace facepay::service
+}  // namespace facepay::flows

@@ -1,4 +1,4 @@
-#include "facepay/biometrics/search_bench.h"
+#include "facepay/bench/search_bench.h"
 
 #include <faiss/utils/distances.h>
 #include <omp.h>
@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "facepay/biometrics/gallery_index.h"
+#include "facepay/biometrics/graph_search_baseline.h"
 
 namespace facepay::biometrics {
 namespace {
@@ -432,14 +433,15 @@ StatusOr<SearchBenchResult> RunSearchBench(const SearchBenchOptions& o) {
   };
   for (int ef : o.ef_search) {
     if (o.progress) std::cerr << "bench search: queries at effort " << ef << "\n";
-    index->set_prefetched_search(true);
+    GraphSearchBaseline* walk = GraphSearchBaselineOf(*index);
+    if (walk) walk->set_prefetched_search(true);
     FACEPAY_ASSIGN_OR_RETURN(SearchBenchPoint p, measure(ef));
-    if (o.compare_faiss) {
+    if (o.compare_faiss && walk) {
       // The same effort with FAISS's own graph walk, right after: the baseline in this run.
       if (o.progress) std::cerr << "bench search: FAISS search at effort " << ef << "\n";
-      index->set_prefetched_search(false);
+      walk->set_prefetched_search(false);
       FACEPAY_ASSIGN_OR_RETURN(SearchBenchPoint f, measure(ef));
-      index->set_prefetched_search(true);
+      walk->set_prefetched_search(true);
       p.faiss = std::make_shared<SearchBenchPoint>(f);
     }
     r.points.push_back(p);

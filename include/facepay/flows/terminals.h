@@ -1,0 +1,43 @@
+// The terminals a deployment has (gates, tills, ATMs, border posts) and the accounts they
+// settle into: what the flows need to know of them. Read from a JSON file by the service
+// (facepay/service/terminals.h). Immutable after loading; thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "facepay/payments/fare_config.h"
+#include "facepay/payments/fare_engine.h"
+
+namespace facepay::flows {
+
+struct GateConfig {
+  std::string id, station, gate_group;
+  payments::TapDirection direction = payments::TapDirection::kEntry;
+  float cnn_logit_offset = 0;  // from the gate's camera profile (sequence liveness)
+  // An edge gate ("edge": true) runs the vision stages itself and may send a template with its
+  // own liveness verdict instead of frames; no other gate may. Its template passages are
+  // limited to edge_rate_per_s ("edge_rate_per_s", default 5) whatever its key allows.
+  bool edge = false;
+  double edge_rate_per_s = 5;
+};
+struct TillConfig {
+  std::string id, merchant_account;
+};
+struct AtmConfig {
+  std::string id, cash_account;
+};
+struct BorderConfig {
+  std::string id;
+};
+
+struct Terminals {
+  std::string currency;
+  payments::FareConfig fares;
+  std::map<std::string, GateConfig> gates;
+  std::map<std::string, TillConfig> tills;
+  std::map<std::string, AtmConfig> atms;
+  std::map<std::string, BorderConfig> borders;
+};
+
+}  // namespace facepay::flows
