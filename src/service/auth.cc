@@ -157,7 +157,7 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
     return Unauthenticated("revoked_api_key", "the API key has been revoked");
   }
   FACEPAY_ASSIGN_OR_RETURN(Role role, ParseRole(rec->role));
-  return Principal{rec->key_id, role, rec->bindings, rec->rate_per_s};
+  return Principal{rec->key_id, role, rec->bindings, rec->rate_per_s, rec->label};
 }
 
 void Authenticator::Forget(const std::string& key_id) {

@@ -51,7 +51,7 @@ void Service::Impl::AddConsoleRoutes() {
             "revocation)",
             [](Call& c) -> StatusOr<Reply> {
               const Principal& p = *c.who;
-              json label = nullptr;
+              json label = p.label.empty() ? json(nullptr) : json(p.label);
               return Reply{200, json{{"key_id", p.key_id},
                                      {"role", RoleName(p.role)},
                                      {"bindings", p.bindings},

@@ -84,6 +84,7 @@ TEST_P(ServiceFlows, ASessionSaysWhoAKeyIsAndAKeyRevokedOverHttpIsRefusedWithinA
   EXPECT_EQ(who.body["role"], "gate");
   EXPECT_EQ(who.body["key_id"], key_id);
   EXPECT_EQ(who.body["bindings"], json::array({"g1"}));
+  EXPECT_EQ(who.body["label"], "turnstile 1");
   // Listed without any secret; newest first.
   auto list = n.Call("GET", "/v1/keys", admin);
   ASSERT_EQ(list.status, 200) << list.raw;

@@ -35,6 +35,7 @@ struct Principal {
   Role role = Role::kAuditor;
   std::vector<std::string> bindings;
   double rate_per_s = 0;
+  std::string label;  // the operator's note; "paired:<kind>:<id>" for a paired screen
   bool BoundTo(const std::string& terminal) const;
 };
 
