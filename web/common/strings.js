@@ -522,4 +522,10 @@ addStrings({
   'border.admitted_text': 'The traveller may pass.',
   'border.referred_text': 'Send the traveller to a second officer for a closer check.',
   'border.refused_text': 'The traveller may not pass here.',
+  'border.again': 'Check the same document again',
+  // reasons as the officer reads them (the traveller-facing sentences are in REASONS)
+  'border.why.spoof': 'No live face: the camera was shown a photo, a screen or a mask.',
+  'border.why.no_face': 'The camera saw no face. Ask the traveller to look at it and check again.',
+  'border.why.low_quality': 'The camera picture was not clear enough. Check again.',
+  'border.why.multiple_faces': 'More than one face was in front of the camera. Check again with the traveller alone.',
 });
