@@ -100,7 +100,7 @@ void Service::Impl::AddConsoleRoutes() {
             }});
 
   Register({"DELETE", "/v1/keys/{key}", {Role::kAdmin}, TerminalKind::kNone,
-            "Revoke a key: every node refuses it within 1 s (a paired screen shows \"not paired\")",
+            "Revoke a key: this node refuses it at once, every other node within 1 s (a paired screen shows \"not paired\")",
             [this](Call& c) -> StatusOr<Reply> {
               const std::string id = c.Param(1);
               if (c.who && id == c.who->key_id) {
@@ -109,6 +109,7 @@ void Service::Impl::AddConsoleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(auto rec, deps.store->GetKey(id));
               if (!rec) return NotFound("key_not_found", "no key '" + id + "'");
               FACEPAY_RETURN_IF_ERROR(deps.store->RevokeKey(id, c.now_ms));
+              auth->Forget(id);  // this node at once; the others within their 1 s key cache
               audit_sink->Audit(c.Who(), c.now_ms, "key_revoke", id, "ok", {{"role", rec->role}});
               return Reply{200, json{{"key_id", id}, {"revoked", true}}};
             }});
