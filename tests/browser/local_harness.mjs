@@ -52,7 +52,8 @@ export function frames(clip, { start = 0, n = 8, fps = 10 } = {}) {
 // then, a second start prints none) and port 0 (or `port`). `args`: more serve options (e.g.
 // ['--terminals', file]). The answer's restart() stops and starts the same server again on the
 // same folder and port; kill() ends it at once (SIGKILL: a crash) and start() brings it back.
-export async function startServer({ data: reuse, port: fixedPort = 0, key: knownKey, args = [] } = {}) {
+// accessLog: keep the server's access log (one JSON line per request on stderr, srv.stderr()).
+export async function startServer({ data: reuse, port: fixedPort = 0, key: knownKey, args = [], accessLog = false } = {}) {
   const data = reuse || fs.mkdtempSync(path.join(cacheDir, 'data-'));
   let child = null;
   let stdout = '';
@@ -62,7 +63,7 @@ export async function startServer({ data: reuse, port: fixedPort = 0, key: known
     fs.rmSync(portFile, { force: true });
     stdout = '';
     child = spawn(bin, ['serve', '--data', data, '--port', String(wantPort), '--port-file', portFile,
-      '--web-dir', path.join(repo, 'web'), '--no-access-log', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--web-dir', path.join(repo, 'web'), ...(accessLog ? [] : ['--no-access-log']), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const me = child;
     me.stdout.on('data', (d) => { stdout += d; });
     me.stderr.on('data', (d) => { stderr += d; });
