@@ -1,5 +1,5 @@
 // Reading requests: JSON bodies and images, as JSON with base64 strings or as
-// multipart/form-data (file parts named "frames"/"images"/"document_photo", other parts become
+// multipart/form-data (file parts named "frames"/"images"/"document_photo"/"frame", other parts become
 // JSON string fields). Everything is bounded; errors carry the reasons the API documents.
 #pragma once
 
@@ -19,7 +19,8 @@ inline constexpr int kMaxFrames = 8;                 // images per request
 
 struct Input {
   nlohmann::json fields = nlohmann::json::object();
-  // Decoded image bytes by field name ("frames", "images", "document_photo").
+  // Decoded image bytes by field name ("frames", "images", "document_photo", "frame": the one
+  // frame of POST /v1/frames/check).
   std::map<std::string, std::vector<std::string>> images;
 };
 

@@ -1,6 +1,6 @@
 // Fuzz target: the service's request reader (src/service/request_io.h) on untrusted bodies.
 // The first byte picks the shape of the request; the rest is its content:
-//   0: application/json body (base64 images in "frames"/"images"/"document_photo")
+//   0: application/json body (base64 images in "frames"/"images"/"document_photo"/"frame")
 //   1: multipart/form-data parts, as httplib hands them over after its own parsing:
 //      the rest split on 0x01 into name, content, name, content, ... (0x02 in a name
 //      separates name from filename and part content type)
@@ -37,7 +37,9 @@ void CheckAccepted(const Input& in) {
   if (!in.fields.is_object()) __builtin_trap();
   size_t images = 0;
   for (const auto& [field, list] : in.images) {
-    if (field != "frames" && field != "images" && field != "document_photo") __builtin_trap();
+    if (field != "frames" && field != "images" && field != "document_photo" && field != "frame") {
+      __builtin_trap();
+    }
     for (const std::string& b : list) {
       if (b.empty() || b.size() > kMaxImageBytes) __builtin_trap();
     }
