@@ -6,11 +6,11 @@
 //
 // <body data-state>: unpaired, document, looking, capturing, sending, retrying, verdict, failed.
 import { t, reasonText } from './common/strings.js';
-import { openCamera, captureBurst } from './common/camera.js';
+import { openCamera } from './common/camera.js';
 import { requirePairing } from './common/pairing.js';
 import { callRetrying, errorCode } from './common/retry.js';
 import { $, translateStatic, show } from './kiosk_ui.js';
-import { LiveCheck, setHint, facts } from './desk_ui.js';
+import { LiveCheck, setHint, takeBurst, facts } from './desk_ui.js';
 
 const post = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
 // The server takes at most 8 images per request, the document photo included (413
@@ -108,18 +108,9 @@ async function capture() {
   live.stop();
   const my = ++epoch;
   try {
-    show('capturing', 'camera');
-    $('capture-now').disabled = true;
-    setHint('hold_still_now');
-    $('flash').hidden = false;
-    const frames = await captureBurst($('video'), BURST_FRAMES, BURST_INTERVAL_MS);
-    $('flash').hidden = true;
-    if (my !== epoch) return;
-    await check(frames, my);
-  } catch {
-    if (my === epoch) failed('camera_failed');
+    await takeBurst(BURST_FRAMES, BURST_INTERVAL_MS,
+      { isCurrent: () => my === epoch, send: (frames) => check(frames, my), fail: failed });
   } finally {
-    $('flash').hidden = true;
     capturing = false;
   }
 }

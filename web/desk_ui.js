@@ -3,8 +3,8 @@
 // right), and the facts list of a result screen.
 import { call } from './common/api.js';
 import { t } from './common/strings.js';
-import { grabJpeg } from './common/camera.js';
-import { $ } from './kiosk_ui.js';
+import { grabJpeg, captureBurst } from './common/camera.js';
+import { $, show } from './kiosk_ui.js';
 
 export function setHint(hint) {
   const h = $('hint');
@@ -71,4 +71,24 @@ export function facts(dl, rows) {
     for (const [dk, dv] of Object.entries(data || {})) dd.dataset[dk] = String(dv);
     return [dt, dd];
   }));
+}
+
+// The customer's or traveller's burst: the "capturing" screen and the flash while it is taken,
+// then send(frames). A camera (or send) failure calls fail('camera_failed'); when isCurrent()
+// is false by then (the screen moved on), the burst is dropped.
+export async function takeBurst(n, intervalMs, { isCurrent, send, fail }) {
+  try {
+    show('capturing', 'camera');
+    $('capture-now').disabled = true;
+    setHint('hold_still_now');
+    $('flash').hidden = false;
+    const frames = await captureBurst($('video'), n, intervalMs);
+    $('flash').hidden = true;
+    if (!isCurrent()) return;
+    await send(frames);
+  } catch {
+    if (isCurrent()) fail('camera_failed');
+  } finally {
+    $('flash').hidden = true;
+  }
 }

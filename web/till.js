@@ -7,11 +7,11 @@
 // <body data-state>: unpaired, sale, looking, capturing, sending, retrying, step_up, receipt,
 // declined, refund, refunding, refunded, refund_declined.
 import { t, reasonText, money } from './common/strings.js';
-import { openCamera, captureBurst } from './common/camera.js';
+import { openCamera } from './common/camera.js';
 import { requirePairing } from './common/pairing.js';
 import { callRetrying, errorCode, newKey } from './common/retry.js';
 import { $, translateStatic, show, Keypad, parseAmount, validId } from './kiosk_ui.js';
-import { LiveCheck, setHint } from './desk_ui.js';
+import { LiveCheck, setHint, takeBurst } from './desk_ui.js';
 
 const till = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
 const query = new URLSearchParams(location.search);
@@ -116,18 +116,9 @@ async function capture() {
   live.stop();
   const my = ++epoch;
   try {
-    show('capturing', 'camera');
-    $('capture-now').disabled = true;
-    setHint('hold_still_now');
-    $('flash').hidden = false;
-    const frames = await captureBurst($('video'), BURST_FRAMES, BURST_INTERVAL_MS);
-    $('flash').hidden = true;
-    if (my !== epoch) return;
-    await pay(frames, my);
-  } catch {
-    if (my === epoch) declined('camera_failed');
+    await takeBurst(BURST_FRAMES, BURST_INTERVAL_MS,
+      { isCurrent: () => my === epoch, send: (frames) => pay(frames, my), fail: declined });
   } finally {
-    $('flash').hidden = true;
     capturing = false;
   }
 }
