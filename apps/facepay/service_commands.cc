@@ -59,7 +59,8 @@ struct ServeArgs {
   std::string index = "Flat";
   int ef_search = 0;
   int threads = 8;
-  int header_timeout_ms = 10'000, request_timeout_ms = 60'000, max_connections = 512;
+  int header_timeout_ms = 10'000, request_timeout_ms = 60'000, max_connections = 512,
+      max_connections_per_address = 128;
   bool no_access_log = false;
   int pipelines = 0;
   double rate = 100;
@@ -127,6 +128,7 @@ int Serve(const ServeArgs& a) {
   so.header_timeout_ms = a.header_timeout_ms;
   so.request_timeout_ms = a.request_timeout_ms;
   so.max_connections = a.max_connections;
+  so.max_connections_per_address = a.max_connections_per_address;
   so.access_log = !a.no_access_log;
   so.default_rate_per_s = a.rate;
   so.tls_cert = a.tls_cert;
@@ -207,6 +209,9 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(100, 3'600'000));
   serve->add_option("--max-connections", sa->max_connections,
                     "Open connections at most; more get 503 at once (default 512)")
+      ->check(CLI::Range(1, 65'536));
+  serve->add_option("--max-connections-per-address", sa->max_connections_per_address,
+                    "Open connections one client address may hold; more get 503 (default 128)")
       ->check(CLI::Range(1, 65'536));
   serve->add_flag("--no-access-log", sa->no_access_log,
                   "No per-request access log line on stderr (on by default)");

@@ -2,12 +2,15 @@
 
 #include "facepay/service/auth.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace facepay::service {
@@ -33,10 +37,13 @@ std::string NewRequestId() {
 }
 
 // A socket stream whose reads stop at a deadline and a byte budget (both per request), with a
-// small read buffer (httplib's line reader asks for one byte at a time).
+// small read buffer (httplib's line reader asks for one byte at a time). With `ssl` (the
+// handshake done, the socket non-blocking) it reads and writes TLS records under the same
+// deadlines; otherwise plain bytes.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(socket_t sock, const ConnectionLimits& limits) : sock_(sock), limits_(limits) {}
+  DeadlineStream(socket_t sock, const ConnectionLimits& limits, SSL* ssl = nullptr)
+      : sock_(sock), limits_(limits), ssl_(ssl) {}
 
   void BeginRequest() {
     const auto now = SteadyClock::now();
@@ -55,7 +62,7 @@ class DeadlineStream final : public httplib::Stream {
 
   // Waits for the next request's first byte (keep-alive), giving up after `ms` or when `stop`.
   bool WaitForRequest(int ms, const std::function<bool()>& stop) const {
-    if (buffered() > 0) return true;
+    if (buffered() > 0 || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     const auto until = SteadyClock::now() + std::chrono::milliseconds(ms);
     while (!stop()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -68,7 +75,9 @@ class DeadlineStream final : public httplib::Stream {
     return false;
   }
 
-  bool is_readable() const override { return buffered() > 0 || WaitRead(); }
+  bool is_readable() const override {
+    return buffered() > 0 || (ssl_ != nullptr && SSL_pending(ssl_) > 0) || WaitRead();
+  }
   bool is_writable() const override { return Poll(POLLOUT, limits_.io_timeout_ms) > 0; }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -78,12 +87,8 @@ class DeadlineStream final : public httplib::Stream {
       off_ += n;
       return static_cast<ssize_t>(n);
     }
-    if (!WaitRead()) return -1;
     const bool into_buffer = size < buf_.size();
-    ssize_t n;
-    do {
-      n = ::recv(sock_, into_buffer ? buf_.data() : ptr, into_buffer ? buf_.size() : size, 0);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = Receive(into_buffer ? buf_.data() : ptr, into_buffer ? buf_.size() : size);
     if (n <= 0) return n;
     read_ += static_cast<size_t>(n);
     if (read_ > budget_) {
@@ -97,6 +102,7 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (ssl_ != nullptr) return WriteTls(ptr, size);
     if (!is_writable()) return -1;
     ssize_t n;
     do {
@@ -114,6 +120,50 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  // One read from the socket or the TLS session, waiting within the deadlines.
+  ssize_t Receive(char* out, size_t size) {
+    if (ssl_ == nullptr) {
+      if (!WaitRead()) return -1;
+      ssize_t n;
+      do {
+        n = ::recv(sock_, out, size, 0);
+      } while (n < 0 && errno == EINTR);
+      return n;
+    }
+    const int want = static_cast<int>(std::min<size_t>(size, 1u << 30));
+    for (;;) {
+      const int n = SSL_read(ssl_, out, want);
+      if (n > 0) return n;
+      switch (SSL_get_error(ssl_, n)) {
+        case SSL_ERROR_WANT_READ:
+          if (!WaitRead()) return -1;  // a record trickling in still meets the deadline
+          break;
+        case SSL_ERROR_WANT_WRITE:
+          if (Poll(POLLOUT, limits_.io_timeout_ms) <= 0) return -1;
+          break;
+        case SSL_ERROR_ZERO_RETURN:
+          return 0;
+        default:
+          ERR_clear_error();
+          return -1;
+      }
+    }
+  }
+  ssize_t WriteTls(const char* ptr, size_t size) {
+    if (size == 0) return 0;
+    const int want = static_cast<int>(std::min<size_t>(size, 1u << 30));
+    for (;;) {
+      const int n = SSL_write(ssl_, ptr, want);  // retried with the same arguments, as required
+      if (n > 0) return n;
+      const int err = SSL_get_error(ssl_, n);
+      const short ev = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+      if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) ||
+          Poll(ev, limits_.io_timeout_ms) <= 0) {
+        ERR_clear_error();
+        return -1;
+      }
+    }
+  }
   // Readable within both the per-read timeout and the request deadline.
   bool WaitRead() const {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -151,6 +201,7 @@ class DeadlineStream final : public httplib::Stream {
 
   socket_t sock_;
   const ConnectionLimits& limits_;
+  SSL* ssl_;  // not owned; null: plain HTTP
   std::array<char, 4096> buf_{};
   size_t off_ = 0, len_ = 0;
   SteadyClock::time_point start_, deadline_;
@@ -293,58 +344,147 @@ void InstallCrashLog() {
 #endif
 }
 
-HardenedServer::HardenedServer(ConnectionLimits limits) : limits_(limits) {
-  keep_alive_timeout_sec_ = std::max(1, limits_.keep_alive_ms / 1000);
+ConnectionAdmission::Verdict ConnectionAdmission::Admit(const std::string& address) {
+  std::lock_guard lock(mu_);
+  if (active_.load() >= limits_.max_connections) return Verdict::kServerFull;
+  int& mine = per_address_[address];
+  if (mine >= limits_.max_connections_per_address) {
+    if (mine == 0) per_address_.erase(address);
+    return Verdict::kAddressFull;
+  }
+  ++mine;
+  ++active_;
+  return Verdict::kAdmitted;
 }
 
-void HardenedServer::WidenBacklog(int backlog) {
-  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, backlog);  // re-listen resizes the queue
+void ConnectionAdmission::Release(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  --active_;
 }
 
-void HardenedServer::BeginBody() {
+void BeginRequestBody() {
   if (tl_stream != nullptr) {
     tl_stream->BeginBody();
   } else {
-    StartTrace();  // a connection this class does not serve (TLS): one trace per request
+    StartTrace();  // a connection these classes do not serve: one trace per request
   }
 }
 
-bool HardenedServer::process_and_close_socket(socket_t sock) {
-  struct Active {
-    std::atomic<int>& n;
-    ~Active() { --n; }
-  } active{active_};
+namespace {
+
+std::string PeerAddress(socket_t sock) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char host[NI_MAXHOST];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0,
+                    NI_NUMERICHOST) != 0) {
+    return "?";
+  }
+  return host;
+}
+
+void RefuseConnection(socket_t sock, bool tls, ConnectionAdmission::Verdict v) {
+  if (tls) return;  // a plain-text answer means nothing to a TLS client: the close says it
+  const bool server = v == ConnectionAdmission::Verdict::kServerFull;
+  const std::string body =
+      server ? R"({"error": {"code": "too_many_connections", "message": "the server is at its connection limit; retry shortly"}})"
+             : R"({"error": {"code": "too_many_connections_from_address", "message": "this address holds as many connections as one address may; close some or retry shortly"}})";
+  WriteAll(sock, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                 "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+// The TLS handshake on a non-blocking socket, finished within `deadline_ms` whatever the
+// client trickles. Returns the session or null (the caller closes the socket).
+SSL* AcceptTls(SSL_CTX* ctx, socket_t sock, int deadline_ms) {
+  if (ctx == nullptr) return nullptr;
+  const int flags = ::fcntl(sock, F_GETFL, 0);
+  if (flags < 0 || ::fcntl(sock, F_SETFL, flags | O_NONBLOCK) != 0) return nullptr;
+  SSL* ssl = SSL_new(ctx);
+  if (ssl == nullptr) return nullptr;
+  SSL_set_fd(ssl, sock);
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(deadline_ms);
+  for (;;) {
+    const int r = SSL_accept(ssl);
+    if (r == 1) return ssl;
+    const int err = SSL_get_error(ssl, r);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count();
+    if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) || left <= 0) break;
+    pollfd p{sock, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    int pr;
+    do {
+      pr = ::poll(&p, 1, static_cast<int>(left));
+    } while (pr < 0 && errno == EINTR);
+    if (pr <= 0 || (p.revents & (POLLERR | POLLNVAL))) break;
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  return nullptr;
+}
+
+template <class Base>
+constexpr bool kIsTls = std::is_base_of_v<httplib::SSLServer, Base>;
+
+SSL_CTX* ContextOf(httplib::Server&) { return nullptr; }
+SSL_CTX* ContextOf(httplib::SSLServer& s) { return s.ssl_context(); }
+
+}  // namespace
+
+template <class Base>
+void Hardened<Base>::WidenBacklog(int backlog) {
+  if (this->svr_sock_ != INVALID_SOCKET) ::listen(this->svr_sock_, backlog);  // resizes the queue
+}
+
+template <class Base>
+bool Hardened<Base>::process_and_close_socket(socket_t sock) {
+  const std::string address = PeerAddress(sock);
+  const auto verdict = admission_.Admit(address);
   bool ret = false;
-  if (++active_ > limits_.max_connections) {
-    const std::string body =
-        R"({"error": {"code": "too_many_connections", "message": "the server is at its connection limit; retry shortly"}})";
-    WriteAll(sock, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                   "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  if (verdict != ConnectionAdmission::Verdict::kAdmitted) {
+    RefuseConnection(sock, kIsTls<Base>, verdict);
   } else {
-    DeadlineStream strm(sock, limits_);
-    tl_stream = &strm;
-    size_t left = keep_alive_max_count_;
-    auto stopped = [this] { return svr_sock_ == INVALID_SOCKET; };
-    while (left > 0 && strm.WaitForRequest(limits_.keep_alive_ms, stopped)) {
-      strm.BeginRequest();
-      StartTrace();
-      bool closed = false;
-      ret = process_request(strm, left == 1, closed, nullptr);
-      const RequestTrace& t = tl_trace;
-      if (t.body_over_limit || t.close_connection) {
-        LingeringClose(sock);
-        break;
+    SSL* ssl = nullptr;
+    const bool ready = !kIsTls<Base> ||
+                       (ssl = AcceptTls(ContextOf(*this), sock, limits_.header_timeout_ms)) != nullptr;
+    if (ready) {
+      DeadlineStream strm(sock, limits_, ssl);
+      tl_stream = &strm;
+      size_t left = this->keep_alive_max_count_;
+      auto stopped = [this] { return this->svr_sock_ == INVALID_SOCKET; };
+      while (left > 0 && strm.WaitForRequest(limits_.keep_alive_ms, stopped)) {
+        strm.BeginRequest();
+        StartTrace();
+        bool closed = false;
+        ret = this->process_request(strm, left == 1, closed, nullptr);
+        const RequestTrace& t = tl_trace;
+        if (t.body_over_limit || t.close_connection) {
+          if (ssl != nullptr) SSL_shutdown(ssl);  // one attempt: the socket is non-blocking
+          LingeringClose(sock);
+          break;
+        }
+        if (!ret || closed || t.body_timed_out) break;
+        --left;
       }
-      if (!ret || closed || t.body_timed_out) break;
-      --left;
+      tl_stream = nullptr;
+      if (ssl != nullptr) {
+        SSL_shutdown(ssl);
+        ERR_clear_error();
+        SSL_free(ssl);
+      }
     }
-    tl_stream = nullptr;
+    admission_.Release(address);
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ret;
 }
+
+template class Hardened<httplib::Server>;
+template class Hardened<httplib::SSLServer>;
 
 httplib::TaskQueue* NewConnectionThreads(size_t max_threads) {
   return new ConnectionThreads(max_threads);

@@ -131,22 +131,23 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   auto impl = std::make_unique<Impl>();
   impl->deps = std::move(deps);
   impl->options = options;
+  ConnectionLimits limits;
+  limits.header_timeout_ms = options.header_timeout_ms;
+  limits.request_timeout_ms = options.request_timeout_ms;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.max_connections = options.max_connections;
+  limits.max_connections_per_address = options.max_connections_per_address;
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     if (options.tls_cert.empty() || options.tls_key.empty()) {
       return InvalidArgument("invalid_tls", "TLS needs both --tls-cert and --tls-key");
     }
-    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
-                                                    options.tls_key.c_str());
+    auto ssl = std::make_unique<HardenedTlsServer>(limits, options.tls_cert.c_str(),
+                                                   options.tls_key.c_str());
     if (!ssl->is_valid()) {
       return InvalidArgument("invalid_tls", "cannot load the TLS certificate or key");
     }
     impl->server = std::move(ssl);
   } else {
-    ConnectionLimits limits;
-    limits.header_timeout_ms = options.header_timeout_ms;
-    limits.request_timeout_ms = options.request_timeout_ms;
-    limits.max_body_bytes = options.max_body_bytes;
-    limits.max_connections = options.max_connections;
     impl->server = std::make_unique<HardenedServer>(limits);
   }
   impl->handler_slots = std::make_unique<std::counting_semaphore<>>(std::max(1, options.threads));
@@ -191,7 +192,7 @@ StatusOr<int> Service::Listen(const std::string& host, int port) {
   if (bound <= 0) {
     return Unavailable("bind_failed", "cannot listen on " + host + ":" + std::to_string(port));
   }
-  if (auto* hardened = dynamic_cast<HardenedServer*>(impl_->server.get())) {
+  if (auto* hardened = dynamic_cast<HardenedListener*>(impl_->server.get())) {
     hardened->WidenBacklog(std::max(128, impl_->options.max_connections));
   }
   return bound;
@@ -222,7 +223,7 @@ void Service::Impl::Install() {
   server->set_write_timeout(30, 0);
   // After the headers, before the body: the body deadline starts, framing is checked.
   server->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    HardenedServer::BeginBody();
+    BeginRequestBody();
     res.set_header("X-Request-Id", CurrentRequest().request_id);
     const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
     if (has_body_method && !req.has_header("Content-Length") &&

@@ -32,6 +32,17 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
     loc_.reset();
     std::error_code ec;
     if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);
+    for (const auto& d : scratch_dirs_) std::filesystem::remove_all(d, ec);
+  }
+  // A new empty folder, removed after the test (certificates, exported files).
+  std::string ScratchDir() {
+    std::string dir = ::testing::TempDir() + "/facepay-scratch-XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << dir;
+      return ::testing::TempDir();
+    }
+    scratch_dirs_.push_back(dir);
+    return dir;
   }
   Node& StartNode(biometrics::PolicyThresholds policy = {}, bool keep_images = false) {
     NodeOptions o;
@@ -119,6 +130,7 @@ class ServiceFlows : public ::testing::TestWithParam<std::string> {
   // Declared before nodes_: outlives them.
   payments::ManualClock clock_{payments::SystemClock().NowMs()};
   std::string data_dir_;  // PostgreSQL nodes' data folder ("" on SQLite: the file's folder)
+  std::vector<std::string> scratch_dirs_;  // folders ScratchDir() made, removed at TearDown
   std::unique_ptr<TestLocation> loc_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };

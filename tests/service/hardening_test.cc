@@ -3,6 +3,7 @@
 // sockets where a well-behaved client cannot express the attack), over SQLite and PostgreSQL.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +11,9 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <sstream>
+#include <openssl/ssl.h>
 #include <sqlite3.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -25,8 +28,15 @@ using SteadyClock = std::chrono::steady_clock;
 // A raw TCP connection to the node, for requests no HTTP client library would send.
 class RawConn {
  public:
-  explicit RawConn(int port) {
+  // `from`: the local address to connect from (127.0.0.2 is loopback too: another client host).
+  explicit RawConn(int port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -39,6 +49,7 @@ class RawConn {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ok() const { return ok_; }
+  int fd() const { return fd_; }
   bool Send(const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
@@ -47,6 +58,25 @@ class RawConn {
       off += static_cast<size_t>(n);
     }
     return true;
+  }
+  // One answer on a kept-alive connection: its headers and Content-Length bytes of body.
+  std::string ReadOneAnswer() {
+    std::string out;
+    char c;
+    while (out.find("\r\n\r\n") == std::string::npos) {
+      if (::recv(fd_, &c, 1, 0) != 1) return out;
+      out += c;
+    }
+    const size_t at = out.find("Content-Length: ");
+    size_t body = at == std::string::npos ? 0 : std::stoul(out.substr(at + 16));
+    std::string rest(body, '\0');
+    size_t got = 0;
+    while (got < body) {
+      const ssize_t n = ::recv(fd_, rest.data() + got, body - got, 0);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    return out + rest.substr(0, got);
   }
   // Everything the server sends until it closes the connection (or 30 s pass).
   std::string ReadUntilClosed() {
@@ -387,6 +417,99 @@ TEST_P(Hardening, AConnectionThatNeverFinishesItsHeadersIsClosedAtTheDeadline) {
   EXPECT_LT(SteadyClock::now() - t0, std::chrono::seconds(4)) << "closed at the deadline";
   EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;
   EXPECT_NE(got.find("request_timeout"), std::string::npos) << got;
+}
+
+// One host held the whole connection budget: a client address now holds at most
+// max_connections_per_address connections, and the others are still served.
+TEST_P(Hardening, OneAddressCannotTakeTheConnectionsEveryoneElseNeeds) {
+  NodeOptions o;
+  o.max_connections_per_address = 4;
+  Node& n = StartNodeWith(o);
+  std::vector<std::unique_ptr<RawConn>> held;
+  for (int i = 0; i < 4; ++i) {  // each answered once and kept alive: all 4 are admitted
+    held.push_back(std::make_unique<RawConn>(n.port(), "127.0.0.2"));
+    ASSERT_TRUE(held.back()->ok());
+    ASSERT_TRUE(held.back()->Send("GET /healthz/live HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string a = held.back()->ReadOneAnswer();
+    ASSERT_EQ(a.rfind("HTTP/1.1 200", 0), 0u) << a;
+  }
+  RawConn fifth(n.port(), "127.0.0.2");
+  ASSERT_TRUE(fifth.ok());
+  const std::string refused = fifth.ReadUntilClosed();
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("too_many_connections_from_address"), std::string::npos) << refused;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(n.Call("GET", "/healthz/live", "").status, 200) << "another address is served";
+  }
+  held.pop_back();  // one closed: that address may connect again
+  bool admitted = false;
+  for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {  // the close is seen async
+    RawConn again(n.port(), "127.0.0.2");
+    ASSERT_TRUE(again.Send("GET /healthz/live HTTP/1.1\r\nHost: x\r\n\r\n"));
+    admitted = again.ReadOneAnswer().rfind("HTTP/1.1 200", 0) == 0;
+    if (!admitted) std::this_thread::yield();
+  }
+  EXPECT_TRUE(admitted) << "a closed connection gives its place back";
+}
+
+// cpp-httplib's TLS server bounded each read only, so a client trickling its headers inside
+// TLS records held a connection (and its thread) forever: TLS meets the same total deadline.
+TEST_P(Hardening, ATlsClientTricklingItsHeadersIsClosedAtTheDeadline) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "TLS does not depend on the store";
+  auto tls = MakeSelfSignedCert(ScratchDir());
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  NodeOptions o;
+  o.tls = *tls;
+  o.header_timeout_ms = 800;
+  Node& n = StartNodeWith(o);
+
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  RawConn c(n.port());
+  ASSERT_TRUE(c.ok());
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, c.fd());
+  ASSERT_EQ(SSL_connect(ssl), 1) << "the handshake itself is served";
+  const auto t0 = SteadyClock::now();
+  std::string got;
+  bool closed = false;
+  const std::string first = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  SSL_write(ssl, first.data(), static_cast<int>(first.size()));
+  for (int i = 0; i < 40 && !closed; ++i) {  // one header line per 150 ms, for up to 6 s
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 150) > 0) {
+      char buf[512];
+      const int r = SSL_read(ssl, buf, sizeof buf);
+      if (r > 0) got.append(buf, static_cast<size_t>(r));
+      closed = r <= 0;
+      continue;
+    }
+    const std::string line = "X-Slow-" + std::to_string(i) + ": 1\r\n";
+    closed = SSL_write(ssl, line.data(), static_cast<int>(line.size())) <= 0;
+  }
+  const auto took = SteadyClock::now() - t0;
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  EXPECT_TRUE(closed) << "the server closed the trickling connection";
+  EXPECT_LT(took, std::chrono::seconds(4)) << "at the 800 ms header deadline, not per read";
+  EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;
+  EXPECT_EQ(n.Call("GET", "/healthz", "").status, 200);
+}
+
+// A TLS client that connects and never says hello is dropped at the header deadline.
+TEST_P(Hardening, ATlsHandshakeThatNeverArrivesIsDroppedAtTheDeadline) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "TLS does not depend on the store";
+  auto tls = MakeSelfSignedCert(ScratchDir());
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  NodeOptions o;
+  o.tls = *tls;
+  o.header_timeout_ms = 800;
+  Node& n = StartNodeWith(o);
+  RawConn c(n.port());
+  ASSERT_TRUE(c.Send("\x16\x03\x01"));  // the first bytes of a ClientHello, then nothing
+  const auto t0 = SteadyClock::now();
+  EXPECT_EQ(c.ReadUntilClosed(), "");
+  EXPECT_LT(SteadyClock::now() - t0, std::chrono::milliseconds(3000));
 }
 
 // Row 4: a chunked body was read without bound (600 MiB read in full).

@@ -92,6 +92,7 @@ struct NodeOptions {
   int header_timeout_ms = 10'000;
   int request_timeout_ms = 60'000;
   int max_connections = 512;
+  int max_connections_per_address = 128;
   payments::Clock* clock = nullptr;  // null = the system clock; must outlive the node
   // The node's data folder (keys, watchlist, snapshot). Nodes sharing a store share it, as
   // nodes deployed together share their keys. "" = the SQLite file's folder (PostgreSQL: set it).
@@ -138,6 +139,7 @@ class Node {
     so.header_timeout_ms = options.header_timeout_ms;
     so.request_timeout_ms = options.request_timeout_ms;
     so.max_connections = options.max_connections;
+    so.max_connections_per_address = options.max_connections_per_address;
     so.web_dir = options.web_dir;
     n->tls_ca_ = tls.cert;
     FACEPAY_ASSIGN_OR_RETURN(n->node_, node::Node::Open(std::move(c)));

@@ -51,12 +51,14 @@ struct ServiceOptions {
   float verify_threshold = 0.41f;      // 1:1 (ATM, border document): LFW FAR 1e-4
   float watchlist_threshold = 0.48f;   // border watchlist hit
   int threads = 8;                     // route handlers running at once (CPU-bound work)
-  // Connection handling (plain HTTP; see src/service/http_server.h): a request's headers must
-  // arrive within header_timeout_ms of its first byte, its body within request_timeout_ms;
-  // each connection has its own thread, up to max_connections (then 503).
+  // Connection handling (HTTP and HTTPS; see src/service/http_server.h): a request's headers
+  // (and a TLS handshake) must arrive within header_timeout_ms of its first byte, its body
+  // within request_timeout_ms; each connection has its own thread, up to max_connections, of
+  // which one client address holds at most max_connections_per_address (then 503).
   int header_timeout_ms = 10'000;
   int request_timeout_ms = 60'000;
   int max_connections = 512;
+  int max_connections_per_address = 128;
   bool access_log = true;  // one JSON line per request on the server log (spdlog, stderr)
   std::string tls_cert, tls_key;  // both set: HTTPS
   // Keep the source image of every enrolled template, sealed with the template key, for an
