@@ -1,6 +1,7 @@
 #include "http_server.h"
 
 #include "facepay/service/auth.h"
+#include "facepay/service/http_status.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -388,10 +389,12 @@ std::string PeerAddress(socket_t sock) {
 
 void RefuseConnection(socket_t sock, bool tls, ConnectionAdmission::Verdict v) {
   if (tls) return;  // a plain-text answer means nothing to a TLS client: the close says it
-  const bool server = v == ConnectionAdmission::Verdict::kServerFull;
-  const std::string body =
-      server ? R"({"error": {"code": "too_many_connections", "message": "the server is at its connection limit; retry shortly"}})"
-             : R"({"error": {"code": "too_many_connections_from_address", "message": "this address holds as many connections as one address may; close some or retry shortly"}})";
+  const Status why =
+      v == ConnectionAdmission::Verdict::kServerFull
+          ? Unavailable("too_many_connections", "the server is at its connection limit; retry shortly")
+          : Unavailable("too_many_connections_from_address",
+                        "this address holds as many connections as one address may; close some or retry shortly");
+  const std::string body = ErrorJson(why).dump();
   WriteAll(sock, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                  "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
                      std::to_string(body.size()) + "\r\n\r\n" + body);

@@ -105,7 +105,18 @@ std::string Nested(const std::string& open, const std::string& close, int depth,
   return s;
 }
 
-class Hardening : public ServiceFlows {};
+class Hardening : public ServiceFlows {
+ protected:
+  // A node serving HTTPS with a throwaway certificate and the given header deadline.
+  void StartTlsNode(int header_timeout_ms, Node*& out) {
+    auto tls = MakeSelfSignedCert(ScratchDir());
+    ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+    NodeOptions o;
+    o.tls = *tls;
+    o.header_timeout_ms = header_timeout_ms;
+    out = &StartNodeWith(o);
+  }
+};
 
 // Row 1: 100,000 nested objects crashed the server (stack overflow) for any gate key.
 TEST_P(Hardening, ADeeplyNestedJsonBodyIsRefusedAndTheServerStaysUp) {
@@ -456,12 +467,9 @@ TEST_P(Hardening, OneAddressCannotTakeTheConnectionsEveryoneElseNeeds) {
 // TLS records held a connection (and its thread) forever: TLS meets the same total deadline.
 TEST_P(Hardening, ATlsClientTricklingItsHeadersIsClosedAtTheDeadline) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "TLS does not depend on the store";
-  auto tls = MakeSelfSignedCert(ScratchDir());
-  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
-  NodeOptions o;
-  o.tls = *tls;
-  o.header_timeout_ms = 800;
-  Node& n = StartNodeWith(o);
+  Node* tls_node = nullptr;
+  ASSERT_NO_FATAL_FAILURE(StartTlsNode(800, tls_node));
+  Node& n = *tls_node;
 
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   ASSERT_NE(ctx, nullptr);
@@ -499,12 +507,9 @@ TEST_P(Hardening, ATlsClientTricklingItsHeadersIsClosedAtTheDeadline) {
 // A TLS client that connects and never says hello is dropped at the header deadline.
 TEST_P(Hardening, ATlsHandshakeThatNeverArrivesIsDroppedAtTheDeadline) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "TLS does not depend on the store";
-  auto tls = MakeSelfSignedCert(ScratchDir());
-  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
-  NodeOptions o;
-  o.tls = *tls;
-  o.header_timeout_ms = 800;
-  Node& n = StartNodeWith(o);
+  Node* tls_node = nullptr;
+  ASSERT_NO_FATAL_FAILURE(StartTlsNode(800, tls_node));
+  Node& n = *tls_node;
   RawConn c(n.port());
   ASSERT_TRUE(c.Send("\x16\x03\x01"));  // the first bytes of a ClientHello, then nothing
   const auto t0 = SteadyClock::now();
