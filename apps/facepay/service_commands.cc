@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -70,6 +71,7 @@ struct ServeArgs {
   bool keep_enrollment_images = false;
   std::string web_dir = WebDir();
   flows::OfflineLimits offline;
+  std::string fixed_challenge_order;
 };
 
 int Serve(const ServeArgs& a) {
@@ -142,6 +144,17 @@ int Serve(const ServeArgs& a) {
     so.web_dir.clear();
   }
   so.offline_limits = a.offline;
+  std::optional<flows::FixedChallengeOrder> fixed_order;
+  if (!a.fixed_challenge_order.empty()) {
+    auto order = flows::ParseChallengeOrder(a.fixed_challenge_order);
+    if (!order.ok()) return Fail(order.status());
+    fixed_order.emplace(*order);
+    nc.challenge_order = &*fixed_order;
+    std::cerr << "facepay: WARNING: every active liveness challenge asks for the same order ("
+              << a.fixed_challenge_order
+              << "): a recorded video can pass it. For tests and demos only, never at a real "
+                 "kiosk (--fixed-challenge-order)\n";
+  }
   service::InstallCrashLog();
   auto node = node::Node::Open(std::move(nc));
   if (!node.ok()) return Fail(node.status());
@@ -240,6 +253,10 @@ void AddServiceCommands(CLI::App& app, int& exit_code) {
                   "Keep each enrolled template's source image, sealed with the template key, for "
                   "auditors (GET /v1/subjects/{id}/images/{template_id}); erased with the "
                   "subject. Default off: no raw image is stored");
+  serve->add_option("--fixed-challenge-order", sa->fixed_challenge_order,
+                    "TESTS AND DEMOS ONLY: every kiosk's active liveness challenge asks for this "
+                    "order (e.g. blink), so that a recorded video can answer it; warned at "
+                    "start. Default: a random order per challenge");
   serve->callback([sa, &exit_code] { exit_code = Serve(*sa); });
 
   auto* keys = app.add_subcommand("keys", "API keys: create, list, revoke");

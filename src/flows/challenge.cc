@@ -9,13 +9,16 @@ const char* ChallengeKindName(ChallengeKind k) {
     case ChallengeKind::kPassageStepUp: return "step_up:passage";
     case ChallengeKind::kPaymentStepUp: return "step_up:payment";
     case ChallengeKind::kAtmVerification: return "atm_verification";
+    case ChallengeKind::kLiveness: return "liveness_challenge";
+    case ChallengeKind::kLivenessPassed: return "liveness_challenge:passed";
   }
   return "";
 }
 
 std::optional<ChallengeKind> ParseChallengeKind(const std::string& name) {
   for (ChallengeKind k : {ChallengeKind::kPassageStepUp, ChallengeKind::kPaymentStepUp,
-                          ChallengeKind::kAtmVerification}) {
+                          ChallengeKind::kAtmVerification, ChallengeKind::kLiveness,
+                          ChallengeKind::kLivenessPassed}) {
     if (name == ChallengeKindName(k)) return k;
   }
   return std::nullopt;

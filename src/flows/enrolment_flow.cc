@@ -2,6 +2,7 @@
 
 #include "facepay/biometrics/secret_hash.h"
 #include "facepay/flows/identifier.h"
+#include "facepay/flows/liveness_challenge_flow.h"
 
 namespace facepay::flows {
 
@@ -91,6 +92,14 @@ StatusOr<EnrolmentOutcome> EnrolmentFlow::Enrol(const Caller& who, const Enrolme
   eo.keep_images = deps_.options.keep_enrollment_images;
   if (r.capture.images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
   EnrolmentOutcome out;
+  if (!r.challenge_id.empty()) {
+    // Taken before anything is judged: one passed challenge, one enrolment attempt.
+    FACEPAY_ASSIGN_OR_RETURN(vision::Embedding seen,
+                             LivenessChallengeFlow(deps_).TakePassed(who, r.challenge_id));
+    eo.same_subject_threshold = deps_.options.verify_threshold;
+    eo.same_subject_score = [seen = std::move(seen)](const vision::Embedding& e)
+        -> StatusOr<std::optional<float>> { return std::optional<float>(vision::CosineSimilarity(e, seen)); };
+  }
   FACEPAY_RETURN_IF_ERROR(JudgeBurst(who, r.capture, "enroll", s.id, eo, out));
   if (out.burst_refused) return out;
   // Linked before the templates are stored: a crash in between leaves a link to a subject that
@@ -106,9 +115,14 @@ StatusOr<EnrolmentOutcome> EnrolmentFlow::Enrol(const Caller& who, const Enrolme
     if (now_linked.ok() && *now_linked == account) (void)deps_.store->UnlinkSubject(s.id);
   }
   FACEPAY_ASSIGN_OR_RETURN(out.result, std::move(enrolled));
+  if (!r.challenge_id.empty() && out.result.reason == "images_do_not_match_subject") {
+    out.result.reason = "challenge_face_mismatch";
+  }
   if (out.result.status == biometrics::EnrollStatus::kEnrolled) out.account_id = account;
+  json detail = AuditDetail(out.result, out.liveness);
+  if (!r.challenge_id.empty()) detail["challenge"] = r.challenge_id;
   deps_.audit->Audit(who, now_ms, "enroll", s.id, biometrics::EnrollStatusName(out.result.status),
-                     AuditDetail(out.result, out.liveness));
+                     std::move(detail));
   return out;
 }
 

@@ -143,6 +143,7 @@ StatusOr<std::unique_ptr<Node>> Node::Open(NodeConfig config) {
   deps.terminals = std::move(terminals);
   deps.border_hash_key = border_key;
   deps.offline_secret = offline_secret;
+  deps.challenge_order = c.challenge_order;
   FACEPAY_ASSIGN_OR_RETURN(p->service, service::Service::Create(std::move(deps), c.service));
 
   biometrics::GalleryFollowerOptions fo;

@@ -13,8 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTooManyImages = "at most 8 images per request";
-static_assert(kMaxFrames == 8);
+Status TooManyImages(int max_images) {
+  return InvalidArgument("too_many_images",
+                         "at most " + std::to_string(max_images) + " images per request");
+}
 
 bool IsImageField(const std::string& name) {
   return name == "frames" || name == "images" || name == "document_photo" || name == "frame";
@@ -140,12 +142,11 @@ StatusOr<json> FormValue(const std::string& name, const std::string& text) {
                                                      : "number"));
 }
 
-Status AddImage(Input& in, const std::string& field, std::string bytes) {
+Status AddImage(Input& in, const std::string& field, std::string bytes, int max_images) {
   size_t total = 0;
   for (const auto& [k, v] : in.images) total += v.size();
-  if (static_cast<int>(total) >= kMaxFrames) {  // found by fuzzing: a 9th image got in
-    return InvalidArgument("too_many_images",
-                           kTooManyImages);
+  if (static_cast<int>(total) >= max_images) {  // found by fuzzing: a 9th image got in
+    return TooManyImages(max_images);
   }
   if (bytes.size() > kMaxImageBytes) {
     return InvalidArgument("image_too_large", "an image is larger than 8 MiB");
@@ -176,13 +177,13 @@ StatusOr<json> ParseBoundedJson(std::string_view text, size_t max_bytes) {
   return j;
 }
 
-StatusOr<Input> ReadInput(const httplib::Request& req) {
+StatusOr<Input> ReadInput(const httplib::Request& req, int max_images) {
   Input in;
   const std::string ct = req.get_header_value("Content-Type");
   if (req.is_multipart_form_data()) {
     for (const auto& [name, file] : req.files) {
       if (IsImageField(name)) {
-        FACEPAY_RETURN_IF_ERROR(AddImage(in, name, file.content));
+        FACEPAY_RETURN_IF_ERROR(AddImage(in, name, file.content, max_images));
       } else {
         if (file.content.size() > 4096) {
           return InvalidArgument("field_too_long", "form field '" + name + "' is too long");
@@ -210,18 +211,15 @@ StatusOr<Input> ReadInput(const httplib::Request& req) {
     const json& v = it.value();
     if (v.is_string()) {
       FACEPAY_ASSIGN_OR_RETURN(std::string b, DecodeBase64(v.get_ref<const std::string&>()));
-      FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b)));
+      FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b), max_images));
     } else if (v.is_array()) {
-      if (static_cast<int>(v.size()) > kMaxFrames) {
-        return InvalidArgument("too_many_images",
-                               kTooManyImages);
-      }
+      if (static_cast<int>(v.size()) > max_images) return TooManyImages(max_images);
       for (const json& e : v) {
         if (!e.is_string()) {
           return InvalidArgument("invalid_base64", "'" + it.key() + "' must hold base64 strings");
         }
         FACEPAY_ASSIGN_OR_RETURN(std::string b, DecodeBase64(e.get_ref<const std::string&>()));
-        FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b)));
+        FACEPAY_RETURN_IF_ERROR(AddImage(in, it.key(), std::move(b), max_images));
       }
     } else {
       return InvalidArgument("invalid_base64", "'" + it.key() + "' must hold base64 strings");

@@ -15,7 +15,7 @@
 namespace facepay::service {
 
 inline constexpr size_t kMaxImageBytes = 8u << 20;  // one encoded image
-inline constexpr int kMaxFrames = 8;                 // images per request
+inline constexpr int kMaxFrames = 8;                 // images per request (a route may allow more)
 
 struct Input {
   nlohmann::json fields = nlohmann::json::object();
@@ -35,10 +35,10 @@ StatusOr<nlohmann::json> ParseBoundedJson(std::string_view text, size_t max_byte
 
 // Content types: application/json or multipart/form-data, else 415 unsupported_media_type;
 // empty_body, the ParseBoundedJson reasons, invalid_base64, too_many_images, image_too_large;
-// duplicate_field (a form field twice). Form fields are text: the API's numeric and boolean
+// duplicate_field (a form field twice). More than `max_images` images in all: too_many_images. Form fields are text: the API's numeric and boolean
 // fields (amount_minor, txn_id, floor_minor, daily_limit_minor, frame_interval_ms, fuse) are
 // converted here, strictly (invalid_<field>), so that the accessors below see one JSON type.
-StatusOr<Input> ReadInput(const httplib::Request& req);
+StatusOr<Input> ReadInput(const httplib::Request& req, int max_images = kMaxFrames);
 
 // Field accessors with typed, bounded checks (reason invalid_<field> / missing_<field>).
 StatusOr<std::string> RequiredString(const nlohmann::json& o, const char* key, size_t max_len);

@@ -93,6 +93,8 @@ Reply EnrolmentReply(const flows::EnrolmentOutcome& o, const std::string& subjec
   const char* message = duplicate ? "this face is already enrolled as another subject"
                         : r.reason == "images_do_not_match_subject"
                             ? "these images do not show the enrolled person"
+                        : r.reason == "challenge_face_mismatch"
+                            ? "these images do not show the person who did the movement check"
                             : "no image passed the quality and liveness checks";
   body["error"] = {{"code", r.reason}, {"message", message}};
   return Reply{duplicate ? 409 : 422, body};
@@ -143,6 +145,7 @@ void Service::Impl::AddPeopleRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(r.pin, OptionalString(f, "pin", 8));
               if (!r.pin.empty()) FACEPAY_RETURN_IF_ERROR(biometrics::ValidatePin(r.pin));
               FACEPAY_ASSIGN_OR_RETURN(r.account_id, OptionalString(f, "account_id", 128));
+              FACEPAY_ASSIGN_OR_RETURN(r.challenge_id, OptionalString(f, "challenge_id", 64));
               FACEPAY_ASSIGN_OR_RETURN(r.capture, CaptureOf(in));
               r.subject = std::move(s);
               FACEPAY_ASSIGN_OR_RETURN(auto out, flows::EnrolmentFlow(flow_deps).Enrol(c.Who(), r));

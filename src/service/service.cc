@@ -175,6 +175,7 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   fd.terminals = &impl->deps.terminals;
   fd.audit = impl->audit_sink.get();
   fd.counter = &impl->metrics;
+  fd.challenge_order = impl->deps.challenge_order;
   fd.options.challenge_ttl_ms = options.challenge_ttl_ms;
   fd.options.verify_threshold = options.verify_threshold;
   fd.options.watchlist_threshold = options.watchlist_threshold;
@@ -212,6 +213,7 @@ void Service::Impl::Install() {
   AddEdgeRoutes();
   AddPairingRoutes();
   AddConsoleRoutes();
+  AddChallengeRoutes();
   AddTerminalRoutes();
   // Connections get their own threads (a slow client holds only its own); handlers are
   // bounded by handler_slots.

@@ -118,6 +118,7 @@ struct Service::Impl {
   void AddEdgeRoutes();  // routes_edge.cc: gate replicas and offline passages
   void AddPairingRoutes();  // routes_pairing.cc: terminal screens exchange a code for a key
   void AddConsoleRoutes();  // routes_console.cc: sessions, keys, terminals, frame checks
+  void AddChallengeRoutes();  // routes_challenges.cc: kiosks' active liveness challenges
   void AddPages();          // pages.cc: the web/ screens, when options.web_dir is set
   // When each key last called this node (GET /v1/terminals), in memory, bounded.
   mutable std::mutex last_seen_mu;  // guards last_seen

@@ -98,6 +98,8 @@ struct NodeOptions {
   // nodes deployed together share their keys. "" = the SQLite file's folder (PostgreSQL: set it).
   std::string data_dir;
   std::string web_dir;  // "" = no pages
+  // The order of kiosks' liveness challenges (an order the test's video performs); null = random.
+  const flows::ChallengeOrderSource* challenge_order = nullptr;
 };
 
 // One node as `facepay serve` opens it (node::Node::Open: the same composition), on `location`,
@@ -125,6 +127,7 @@ class Node {
     c.thresholds = options.policy;
     c.init_key_check = options.init_key_check;
     c.clock = options.clock;
+    c.challenge_order = options.challenge_order;
     c.card_provider = "simulated";
     c.follow_ms = 100;
     c.make_first_admin_key = false;  // tests make the keys they need

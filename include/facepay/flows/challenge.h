@@ -10,6 +10,8 @@ enum class ChallengeKind {
   kPassageStepUp,    // "step_up:passage": a gate waits for a second factor
   kPaymentStepUp,    // "step_up:payment": a till waits for a second factor
   kAtmVerification,  // "atm_verification": a verified face may withdraw once
+  kLiveness,         // "liveness_challenge": a kiosk waits for the response to its prompts
+  kLivenessPassed,   // "liveness_challenge:passed": the face a passed response saw, for one enrolment
 };
 
 // The name kept in Challenge::kind (stored: never rename).

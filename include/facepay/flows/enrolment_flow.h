@@ -52,6 +52,10 @@ struct EnrolmentRequest {
   biometrics::Subject subject;  // id, names and consent checked; times are set by the flow
   std::string phone_last4, pin;  // well-formed or empty: hashed with the node's pepper
   std::string account_id;        // "" = no account
+  // A passed active liveness challenge of the calling key (liveness_challenge_flow.h), or "".
+  // Given, it is taken (once) and every kept image must be the face its response saw, else the
+  // enrolment is rejected with reason challenge_face_mismatch and nothing is stored.
+  std::string challenge_id;
   EnrolmentCapture capture;
 };
 
@@ -64,8 +68,8 @@ class EnrolmentFlow {
  public:
   explicit EnrolmentFlow(const FlowDeps& deps) : deps_(deps) {}
   // Errors: the ledger's (account_not_found), InvalidArgument("not_a_customer_account" |
-  // "missing_images"), AlreadyExists("account_linked" | "subject_exists"), the burst's and
-  // the stores' errors. Refusals (burst, duplicate face, no usable image) are outcomes.
+  // "missing_images"), AlreadyExists("account_linked" | "subject_exists"), the challenge's
+  // (LivenessChallengeFlow::TakePassed), the burst's and the stores' errors. Refusals (burst, duplicate face, no usable image) are outcomes.
   StatusOr<EnrolmentOutcome> Enrol(const Caller& who, const EnrolmentRequest& r) const;
   // Errors as AddImagesFromBytes (subject_not_found, too_many_templates), missing_images.
   StatusOr<EnrolmentOutcome> AddImages(const Caller& who, const AddImagesRequest& r) const;

@@ -21,6 +21,8 @@
 
 namespace facepay::flows {
 
+class ChallengeOrderSource;  // liveness_challenge_flow.h
+
 struct FlowOptions {
   int64_t challenge_ttl_ms = 120'000;  // step-up and ATM verification validity
   int step_up_attempts = 3;            // codes one step-up challenge takes
@@ -45,6 +47,8 @@ struct FlowDeps {
   const Terminals* terminals = nullptr;
   AuditSink* audit = nullptr;
   DecisionCounter* counter = nullptr;
+  // The order of kiosks' active liveness challenges; null = RandomChallengeOrder.
+  const ChallengeOrderSource* challenge_order = nullptr;
   FlowOptions options;
 };
 

@@ -55,6 +55,8 @@ struct NodeConfig {
   // Write the key check into an empty store on first open (off: an old store without one).
   bool init_key_check = true;
   payments::Clock* clock = nullptr;  // null = the system clock; must outlive the node
+  // The order of kiosks' active liveness challenges; null = random. Must outlive the node.
+  const flows::ChallengeOrderSource* challenge_order = nullptr;
   // First start makes an admin key (off for tools that fill a store a server opens later, so
   // that the server's first start still shows the key).
   bool make_first_admin_key = true;

@@ -16,6 +16,7 @@
 #include "facepay/biometrics/decision_policy.h"
 #include "facepay/biometrics/gallery.h"
 #include "facepay/biometrics/template_crypto.h"
+#include "facepay/flows/liveness_challenge_flow.h"
 #include "facepay/flows/offline.h"
 #include "facepay/payments/clock.h"
 #include "facepay/payments/ledger.h"
@@ -42,6 +43,9 @@ struct ServiceDeps {
   // >= 16 bytes; derives each edge gate's key for signing its offline passages
   // (flows::GateOfflineKey). Nodes sharing a store must share it.
   std::string offline_secret;
+  // The order of kiosks' active liveness challenges; null = random (CSPRNG). Tests and demos
+  // that play a recorded video pass a fixed one (facepay serve --fixed-challenge-order).
+  const flows::ChallengeOrderSource* challenge_order = nullptr;
 };
 
 struct ServiceOptions {
