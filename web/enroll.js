@@ -30,7 +30,7 @@ function fresh() {
   return {
     id: newSubjectId(),
     frames: [],
-    challenge: null,          // {id, actions, frames, intervalMs} or null when skipped
+    challenge: null,          // {id, actions} of the passed movement check
     challengeNote: '',
     phone: '',
     pin: '',
@@ -160,33 +160,59 @@ async function capture() {
     await challenge();
     toFactors('phone');
   } catch (e) {
-    refuse('camera_failed');
+    if (e.refusal) refuse(e.refusal.code, e.refusal.body);
+    else refuse('camera_failed');
   } finally {
     $('flash').hidden = true;
     capturing = false;
   }
 }
 
+// The server draws the movements (blink, turn, smile) in a random order; the kiosk prompts them
+// while recording, sends the recording, and the server says whether it saw them in that order.
+// A failed try gets one more (a new order); the enrolment then names the passed challenge, and
+// the server holds the enrolment to the face that passed it.
+const CHALLENGE_TRIES = 2;
 async function challenge() {
-  const res = await api('POST', `/v1/kiosks/${encodeURIComponent(kiosk)}/challenges`, { json: {} });
-  if (!res.ok) {
-    const code = res.body && res.body.error && res.body.error.code;
-    person.challenge = null;
-    person.challengeNote = t(code === 'no_such_route' || res.status === 404 ? 'enroll.challenge_unavailable' : 'enroll.challenge_failed_to_start');
-    $('camera-note').textContent = person.challengeNote;
-    document.body.dataset.challenge = 'skipped';
-    await sleep(1200);
-    return;
+  for (let attempt = 1; attempt <= CHALLENGE_TRIES; attempt++) {
+    const res = await api('POST', `/v1/kiosks/${encodeURIComponent(kiosk)}/challenges`, { json: {} });
+    if (!res.ok) throw refusal(res.body?.error?.code || 'network', res.body);
+    const c = res.body;
+    const actions = Array.isArray(c.actions) ? c.actions : [];
+    show('challenge', 'camera');
+    document.body.dataset.challenge = actions.join(',');
+    document.body.dataset.challengeTry = String(attempt);
+    $('camera-title').textContent = t(attempt === 1 ? 'enroll.challenge_title' : 'enroll.challenge_again_title');
+    setHint('follow');
+    const rec = await prompts($('video'), actions, Number(c.step_timeout_ms) || 4000, grabJpeg,
+      { maxFrames: Number(c.max_frames) || 48 });
+    $('camera-title').textContent = t('enroll.challenge_checking');
+    const form = new FormData();
+    form.append('frame_interval_ms', String(rec.intervalMs));
+    rec.frames.forEach((f, i) => form.append('frames', f, `challenge${i}.jpg`));
+    const r = await api('POST', `/v1/kiosks/${encodeURIComponent(kiosk)}/challenges/${encodeURIComponent(c.challenge_id)}/responses`,
+      { form, timeoutMs: 60000 });
+    if (!r.ok) throw refusal(r.body?.error?.code || 'network', r.body);
+    document.body.dataset.challengeResult = `${r.body.result}${r.body.failure ? `:${r.body.failure}` : ''}`;
+    if (r.body.result === 'passed') {
+      person.challenge = { id: c.challenge_id, actions };
+      person.challengeNote = t('enroll.challenge_passed');
+      return;
+    }
+    if (attempt < CHALLENGE_TRIES) {
+      $('camera-note').textContent = t('enroll.challenge_retry');
+      await sleep(1500);
+      $('camera-note').textContent = '';
+    }
   }
-  const c = res.body;
-  const actions = Array.isArray(c.actions) ? c.actions : [];
-  show('challenge', 'camera');
-  document.body.dataset.challenge = actions.join(',');
-  $('camera-title').textContent = t('enroll.challenge_title');
-  setHint('follow');
-  const rec = await prompts($('video'), actions, Number(c.step_timeout_ms) || 4000, grabJpeg);
-  person.challenge = { id: c.challenge_id, actions, frames: rec.frames, intervalMs: rec.intervalMs };
-  person.challengeNote = '';
+  throw refusal('challenge_failed');
+}
+
+// A refusal the capture step ends with (refuse() shows it).
+function refusal(code, body) {
+  const e = new Error(code);
+  e.refusal = { code, body };
+  return e;
 }
 
 // ---------------------------------------------------------------- phone digits and PIN
@@ -322,11 +348,7 @@ async function submit() {
   if (p.pin) form.append('pin', p.pin);
   form.append('frame_interval_ms', String(BURST_INTERVAL_MS));
   p.frames.forEach((f, i) => form.append('frames', f, `frame${i}.jpg`));
-  if (p.challenge) {
-    form.append('challenge_id', p.challenge.id);
-    form.append('challenge_interval_ms', String(p.challenge.intervalMs));
-    p.challenge.frames.forEach((f, i) => form.append('challenge_frames', f, `challenge${i}.jpg`));
-  }
+  if (p.challenge) form.append('challenge_id', p.challenge.id);
   const r = await api('POST', '/v1/subjects', { form, timeoutMs: 60000 });
   if (!r.ok) return refuse(r.body?.error?.code || r.body?.reason || 'network', r.body);
   let balance = null;

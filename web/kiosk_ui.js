@@ -144,6 +144,7 @@ export function refusalOf(code, body) {
     challenge_expired: 'enroll.refused_challenge_expired',
     challenge_not_found: 'enroll.refused_challenge_expired',
     challenge_used: 'enroll.refused_challenge_expired',
+    challenge_face_mismatch: 'enroll.refused_challenge_face',
     camera_failed: 'enroll.refused_camera',
   };
   const key = known[code] || (/^challenge/.test(code || '') ? 'enroll.refused_challenge' : null);
