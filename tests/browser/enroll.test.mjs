@@ -201,3 +201,37 @@ test('enrol the person of a real clip at the kiosk, pass the gate with a later p
   assert.ok(gone.status === 404 || gone.body.templates === 0, JSON.stringify(gone.body));
   await ctx.close();
 });
+
+test('a person who does not make the movements asked for is refused after two tries, and nothing is enrolled', async (t) => {
+  if (!haveData()) return t.skip('no videos (FACEPAY_DATA_DIR)');
+  // The clip's calm stretch never turns its head: asked to turn left then right, it cannot pass.
+  const strict = await startServer({ args: ['--fixed-challenge-order', 'turn_left,turn_right'] });
+  const ctx = await browser.newContext({ viewport: { width: 1080, height: 1400 } });
+  try {
+    const page = await ctx.newPage();
+    await page.goto(`${strict.base}/kiosk/enroll/${KIOSK}`);
+    await waitState(page, 'unpaired');
+    await page.fill('#pair-code', await strict.pairingCode('kiosk', KIOSK));
+    await page.click('#pair-submit');
+    await waitState(page, 'welcome');
+    const id = (await page.inputValue('#subject-id')).trim();
+    await page.click('#welcome-go');
+    await waitState(page, 'consent');
+    await page.click('#consent-yes');
+    await waitState(page, 'camera');
+    const auto = await page.waitForFunction(() => document.body.dataset.state !== 'camera', null, { timeout: 10000 }).then(() => true, () => false);
+    if (!auto) await page.click('#capture-go');
+    await page.waitForFunction(() => document.body.dataset.challengeTry === '2' && document.body.dataset.prompt === 'turn_left', null, { timeout: 60000, polling: 50 });
+    await shot(page, 'enroll-challenge-second-try');
+    await waitState(page, 'refused', 60000);
+    await shot(page, 'enroll-challenge-refused');
+    assert.equal(await page.getAttribute('#refused-text', 'data-reason'), 'challenge_failed');
+    assert.equal((await page.textContent('#refused-title')).trim(), 'The movements were not seen');
+    const checks = (await strict.api('GET', '/v1/audit?action=liveness_challenge')).body.items;
+    assert.deepEqual(checks.map((x) => x.outcome), ['issued', 'failed', 'issued', 'failed']);
+    assert.equal((await strict.api('GET', `/v1/subjects/${id}`)).status, 404);
+  } finally {
+    await ctx.close();
+    await strict.stop();
+  }
+});
