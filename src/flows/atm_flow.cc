@@ -62,7 +62,8 @@ StatusOr<AtmVerification> AtmFlow::Verify(const Caller& who, const AtmVerifyRequ
   AtmVerification v;
   v.account_id = a.id;
   v.card_id = card->card_id;
-  FACEPAY_ASSIGN_OR_RETURN(v.probe, identifier.ProbeOf(*r.sighting, 0));
+  FACEPAY_ASSIGN_OR_RETURN(v.probe, identifier.ProbeOf(*r.sighting, nullptr));
+  RefuseUnsure(v.probe);
   if (v.probe.state != biometrics::ProbeState::kOk) {
     v.reason = biometrics::Decide(v.probe.state, {}, deps_.policy.thresholds).reason;
   } else {

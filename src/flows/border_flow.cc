@@ -45,7 +45,8 @@ json BorderCheckJson(const BorderCheck& b, bool scores) {
 StatusOr<BorderCheck> BorderFlow::Check(const Caller& who, const BorderCheckRequest& r) const {
   const auto t0 = std::chrono::steady_clock::now();
   BorderCheck b;
-  FACEPAY_ASSIGN_OR_RETURN(b.probe, Identifier(deps_).ProbeOf(r.sighting, 0));
+  FACEPAY_ASSIGN_OR_RETURN(b.probe, Identifier(deps_).ProbeOf(r.sighting, nullptr));
+  RefuseUnsure(b.probe);
   vision::AnalyzeOptions ao;
   ao.liveness = false;
   // A scanned document may show a ghost image or a background face: the holder's portrait is

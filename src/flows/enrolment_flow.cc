@@ -25,22 +25,27 @@ json AuditDetail(const biometrics::EnrollResult& r, const EnrolmentLiveness& l) 
 
 json EnrolmentLivenessJson(const EnrolmentLiveness& l) {
   if (!l.sequence) return {{"mode", "per_image"}};
-  return {{"mode", "sequence"}, {"score", l.score}, {"frames", l.frames},
-          {"face_frames", l.face_frames}};
+  json j = {{"mode", "sequence"}, {"score", l.score}, {"frames", l.frames},
+            {"face_frames", l.face_frames}};
+  if (l.unsure) j["unsure"] = true;
+  return j;
 }
 
 Status EnrolmentFlow::JudgeBurst(const Caller& who, const EnrolmentCapture& capture,
                                  const std::string& action, const std::string& subject_id,
-                                 biometrics::EnrollOptions& eo, EnrolmentOutcome& out) const {
+                                 bool challenge_passed, biometrics::EnrollOptions& eo,
+                                 EnrolmentOutcome& out) const {
   if (deps_.sequence == nullptr) return Status::Ok();
   if (!capture.burst.ok()) return capture.burst.status();
   if (static_cast<int>(capture.burst->frames.size()) < kMinSequenceFrames) return Status::Ok();
-  // Enrolment cameras have no calibration.
-  const StatusOr<Probe> judged = Identifier(deps_).ProbeOf(*capture.burst, 0);
+  // Enrolment cameras have no calibration: judged at the conservative offset. A burst in the
+  // unsure band enrols only after a passed active challenge (which a replay cannot follow).
+  StatusOr<Probe> judged = Identifier(deps_).ProbeOf(*capture.burst, nullptr);
   if (!judged.ok()) return judged.status();
+  if (!challenge_passed) RefuseUnsure(*judged);
   const Probe& burst = *judged;
   if (burst.liveness_mode != "sequence") return Status::Ok();  // < 3 face frames
-  out.liveness = {true, burst.liveness, burst.frames, burst.face_frames};
+  out.liveness = {true, burst.liveness, burst.frames, burst.face_frames, burst.liveness_unsure};
   if (burst.state != biometrics::ProbeState::kSpoof &&
       burst.state != biometrics::ProbeState::kMultipleFaces) {
     eo.check_liveness = false;  // attested by the burst
@@ -100,7 +105,7 @@ StatusOr<EnrolmentOutcome> EnrolmentFlow::Enrol(const Caller& who, const Enrolme
     eo.same_subject_score = [seen = std::move(seen)](const vision::Embedding& e)
         -> StatusOr<std::optional<float>> { return std::optional<float>(vision::CosineSimilarity(e, seen)); };
   }
-  FACEPAY_RETURN_IF_ERROR(JudgeBurst(who, r.capture, "enroll", s.id, eo, out));
+  FACEPAY_RETURN_IF_ERROR(JudgeBurst(who, r.capture, "enroll", s.id, !r.challenge_id.empty(), eo, out));
   if (out.burst_refused) return out;
   // Linked before the templates are stored: a crash in between leaves a link to a subject that
   // does not exist (harmless, released by the next enrolment naming the account) rather than an
@@ -135,7 +140,7 @@ StatusOr<EnrolmentOutcome> EnrolmentFlow::AddImages(const Caller& who,
   eo.keep_images = deps_.options.keep_enrollment_images;
   if (r.capture.images.empty()) return InvalidArgument("missing_images", "send 1..8 'images'");
   EnrolmentOutcome out;
-  FACEPAY_RETURN_IF_ERROR(JudgeBurst(who, r.capture, "add_images", id, eo, out));
+  FACEPAY_RETURN_IF_ERROR(JudgeBurst(who, r.capture, "add_images", id, false, eo, out));
   if (out.burst_refused) return out;
   eo.same_subject_threshold = deps_.options.verify_threshold;
   const Identifier identifier(deps_);

@@ -42,7 +42,8 @@ StatusOr<ErasureByFaceOutcome> ErasureByFaceFlow::Run(const Caller& who, const S
     return finish("", {{"scope", "key"}});
   }
   const Identifier identifier(deps_);
-  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, 0));
+  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, nullptr));
+  RefuseUnsure(probe);
   if (probe.state != biometrics::ProbeState::kOk) {
     return finish("", {{"probe", probe.ToJson()}});
   }

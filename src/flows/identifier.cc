@@ -18,12 +18,12 @@ double MsSince(SteadyClock::time_point t0) {
 
 }  // namespace
 
-StatusOr<Probe> Identifier::ProbeOf(const Sighting& s, float cnn_logit_offset) const {
+StatusOr<Probe> Identifier::ProbeOf(const Sighting& s, const vision::CameraProfile* camera) const {
   if (s.edge) return *s.edge;
   ProbeContext ctx;
   ctx.pipeline = deps_.pipeline;
   ctx.sequence = deps_.sequence;
-  ctx.cnn_logit_offset = cnn_logit_offset;
+  ctx.camera = camera;
   ctx.frame_interval_ms = s.frame_interval_ms;
   return ProbeFromFrames(ctx, s.frames);
 }
@@ -43,6 +43,15 @@ StatusOr<Identification> Identifier::Identify(
   id.decision = second_factor ? biometrics::DecideWithSecondFactor(probe.state, id.top, th,
                                                                    *second_factor)
                               : biometrics::Decide(probe.state, id.top, th);
+  if (probe.liveness_unsure && id.decision.outcome == biometrics::Outcome::kAccept &&
+      !id.decision.second_factor) {
+    // Liveness unsure (an uncalibrated camera): the face matched, but it pays only with a second
+    // factor, never silently.
+    id.decision.outcome = biometrics::Outcome::kStepUp;
+    id.decision.candidates = {{id.decision.subject_id, id.decision.score}};
+    id.decision.subject_id.clear();
+    id.decision.rule = "liveness_unsure";
+  }
   id.decide_ms = MsSince(t1);
   id.probe = std::move(probe);
   return id;

@@ -81,12 +81,12 @@ StatusOr<Settlement> Settle(const FlowDeps& deps, const PayingRequest& r,
 
 StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Caller& who,
                                                const PayingRequest& r, const Sighting& sighting,
-                                               float cnn_logit_offset) {
+                                               const vision::CameraProfile* camera) {
   const auto t0 = SteadyClock::now();
   const int64_t now_ms = deps.clock->NowMs();
   const Identifier identifier(deps);
   PaidIdentification out;
-  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, cnn_logit_offset));
+  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, camera));
   FACEPAY_ASSIGN_OR_RETURN(out.id, identifier.Identify(std::move(probe)));
   const Identification& id = out.id;
   json audit = {{"key", r.Key()},

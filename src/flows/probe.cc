@@ -23,6 +23,7 @@ nlohmann::json Probe::ToJson(bool scores) const {
   if (scores) {
     j["liveness"] = liveness;
     j["quality_score"] = quality_score;
+    if (liveness_unsure) j["liveness_unsure"] = true;
   }
   return j;
 }
@@ -70,10 +71,10 @@ Probe ProbeBuilder::Finish() const {
   p.quality_score = best_q_;
   bool live = false;
   if (ctx_.sequence != nullptr && p.face_frames >= kMinSequenceFrames) {
-    const auto v = vision::FuseWindow(*ctx_.sequence,
-                                      vision::ComputeWindowSignals(cues_, ctx_.cnn_logit_offset));
+    const auto v = vision::JudgeWindow(*ctx_.sequence, cues_, ctx_.camera);
     p.liveness = v.score;
-    live = v.live;
+    live = v.live || v.unsure;
+    p.liveness_unsure = v.unsure;
     p.liveness_mode = "sequence";
   } else {
     p.liveness = face.liveness.score;

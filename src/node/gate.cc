@@ -482,7 +482,7 @@ Status Gate::Run(FrameSource& source) {
   flows::ProbeContext ctx;
   ctx.pipeline = &pipeline_;
   ctx.sequence = sequence_;
-  ctx.cnn_logit_offset = cnn_logit_offset_;
+  ctx.camera = profile_;
   ctx.frame_interval_ms = config_.burst_interval_ms;
   vision::AnalyzeOptions track;  // detection (and landmarks) only: ~10 ms a frame
   track.liveness = false;

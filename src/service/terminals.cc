@@ -88,7 +88,7 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
     FACEPAY_ASSIGN_OR_RETURN(std::string cam, Str(o, "camera_profile", false));
     if (!cam.empty()) {
       FACEPAY_ASSIGN_OR_RETURN(auto prof, vision::LoadCameraProfile(Resolve(base_dir, cam)));
-      g.cnn_logit_offset = prof.cnn_logit_offset;
+      g.camera = prof;
     }
     if (o.contains("edge")) {
       if (!o["edge"].is_boolean()) return Bad("gate " + g.id + ": edge must be true or false");

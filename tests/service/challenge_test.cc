@@ -179,6 +179,27 @@ TEST_P(Challenges, AChallengeBelongsToItsKioskAndKeyAndExpires) {
   EXPECT_EQ(r.status, 403) << r.raw;
 }
 
+// Issue 16: an enrolment camera has no calibration, so a burst is judged at the conservative
+// offset; one in the unsure band (d9.mp4 from 8 s) enrols only after a passed challenge.
+TEST_P(Challenges, AnUnsureEnrolmentBurstEnrolsOnlyAfterAPassedChallenge) {
+  Node& n = StartWithOrder({ChallengeAction::kBlink});
+  const std::string kiosk = KioskKey(n, "k1");
+  const json burst = VideoBurst(videos_ + "/d9.mp4", 8000, 8, 125);
+  json body = {{"id", "d9"}, {"consent", kConsent}, {"frame_interval_ms", 125}, {"frames", burst}};
+  auto r = n.Post("/v1/subjects", kiosk, body);
+  ASSERT_EQ(r.status, 422) << r.raw;
+  EXPECT_EQ(r.body["error"]["code"], "spoof") << r.raw;
+  EXPECT_EQ(r.body["liveness"]["unsure"], true) << r.raw;
+  // d9 blinks between 8 and 12 s.
+  const std::string id = Issue(n, kiosk);
+  r = Respond(n, kiosk, id, VideoBurst(videos_ + "/d9.mp4", 8000, 40, 100));
+  ASSERT_EQ(r.body["result"], "passed") << r.raw;
+  body["challenge_id"] = id;
+  r = n.Post("/v1/subjects", kiosk, body);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["liveness"]["unsure"], true) << r.raw;
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, Challenges, ::testing::Values("sqlite", "postgres"),
                          [](const auto& p) { return p.param; });
 

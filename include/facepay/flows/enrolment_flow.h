@@ -35,6 +35,7 @@ struct EnrolmentLiveness {
   bool sequence = false;
   float score = 0;
   int frames = 0, face_frames = 0;
+  bool unsure = false;  // in the uncalibrated unsure band: attested by the passed challenge
 };
 // {"mode": "per_image"} | {"mode": "sequence", "score", "frames", "face_frames"}
 nlohmann::json EnrolmentLivenessJson(const EnrolmentLiveness& l);
@@ -78,8 +79,8 @@ class EnrolmentFlow {
   // The burst's verdict: `refused` set for an attack or several people (audited as `action`);
   // eo.check_liveness off when the burst attested liveness.
   Status JudgeBurst(const Caller& who, const EnrolmentCapture& capture, const std::string& action,
-                    const std::string& subject_id, biometrics::EnrollOptions& eo,
-                    EnrolmentOutcome& out) const;
+                    const std::string& subject_id, bool challenge_passed,
+                    biometrics::EnrollOptions& eo, EnrolmentOutcome& out) const;
   const FlowDeps& deps_;
 };
 

@@ -33,7 +33,7 @@ class Identifier {
 
   // The edge probe as given, else the frames through the pipeline with the terminal's camera
   // calibration (`cnn_logit_offset`). Errors: missing_frames, decode errors.
-  StatusOr<Probe> ProbeOf(const Sighting& s, float cnn_logit_offset) const;
+  StatusOr<Probe> ProbeOf(const Sighting& s, const vision::CameraProfile* camera) const;
   // 1:N search + policy; with `second_factor` the candidates are narrowed by it.
   StatusOr<Identification> Identify(
       Probe probe, const std::function<bool(const std::string&)>* second_factor = nullptr) const;

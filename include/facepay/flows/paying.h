@@ -71,6 +71,6 @@ struct PaidIdentification {
 // audits the decision with its scores. Not idempotent by itself: the caller replays answers.
 StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Caller& who,
                                                const PayingRequest& r, const Sighting& sighting,
-                                               float cnn_logit_offset);
+                                               const vision::CameraProfile* camera);
 
 }  // namespace facepay::flows

@@ -28,6 +28,10 @@ struct Probe {
   int frames = 0, face_frames = 0;
   float liveness = 0;
   std::string liveness_mode;  // "sequence" | "single_frame" | "edge" | "none"
+  // An uncalibrated camera's burst that is not live at the conservative offset but would be on a
+  // friendlier camera: state kOk for the search, but the decision may not be a silent accept
+  // (Identifier::Identify answers step_up).
+  bool liveness_unsure = false;
   float quality_score = 0;
   double analyze_ms = 0;
   // The probe's record (audit log, answers). With `scores` false (terminal answers): no
@@ -38,7 +42,9 @@ struct Probe {
 struct ProbeContext {
   const vision::FacePipeline* pipeline = nullptr;
   const vision::SequenceModel* sequence = nullptr;  // may be null: single-frame liveness only
-  float cnn_logit_offset = 0;
+  // The camera's calibration; null: uncalibrated (the model's conservative offset, and the
+  // unsure band: Probe::liveness_unsure).
+  const vision::CameraProfile* camera = nullptr;
   double frame_interval_ms = 66;
 };
 
@@ -63,6 +69,12 @@ class ProbeBuilder {
   std::optional<vision::FaceResult> best_;  // the face of the best-quality frame
   std::vector<vision::FrameCue> cues_;
 };
+
+// Where no second factor can follow (ATM verification, border check, erasure by face): an
+// unsure probe (Probe::liveness_unsure) is refused as a spoof.
+inline void RefuseUnsure(Probe& p) {
+  if (p.liveness_unsure) p.state = biometrics::ProbeState::kSpoof;
+}
 
 // What a terminal showed: camera frames (encoded images) or an edge gate's probe (template and
 // liveness verdict, already read and checked).

@@ -4,17 +4,22 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "facepay/payments/fare_config.h"
 #include "facepay/payments/fare_engine.h"
+#include "facepay/vision/sequence_liveness.h"
 
 namespace facepay::flows {
 
 struct GateConfig {
   std::string id, station, gate_group;
   payments::TapDirection direction = payments::TapDirection::kEntry;
-  float cnn_logit_offset = 0;  // from the gate's camera profile (sequence liveness)
+  // The gate camera's calibration ("camera_profile"); none: an uncalibrated camera, judged at
+  // the model's conservative offset, and a liveness "unsure" burst answers step_up, never
+  // accept (vision::JudgeWindow, docs/liveness.md).
+  std::optional<vision::CameraProfile> camera;
   // An edge gate ("edge": true) runs the vision stages itself and may send a template with its
   // own liveness verdict instead of frames; no other gate may. Its template passages are
   // limited to edge_rate_per_s ("edge_rate_per_s", default 5) whatever its key allows.
