@@ -115,6 +115,15 @@ StatusOr<std::unique_ptr<Node>> Node::Open(NodeConfig config) {
     terminals_path = GetEnvOr("FACEPAY_TERMINALS", ConfigDir() + "/terminals/demo.json");
   }
   FACEPAY_ASSIGN_OR_RETURN(auto terminals, service::LoadTerminals(terminals_path));
+  if (const auto cams = flows::UncalibratedCameras(terminals); !cams.empty()) {
+    std::string list;
+    for (const auto& cam : cams) (list.empty() ? list : list.append(", ")).append(cam);
+    std::cerr << "facepay: warning: liveness: " << cams.size()
+              << " terminal camera(s) have no calibration profile (" << list
+              << "): judged at the conservative offset, so their unsure bursts step up to a second "
+                 "factor and genuine users meet more step-ups; calibrate them (facepay liveness "
+                 "calibrate, docs/liveness.md)\n";
+  }
 
   const vision::SequenceModel* sequence = c.sequence;
   if (sequence == nullptr) {

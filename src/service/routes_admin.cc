@@ -80,6 +80,16 @@ void Service::Impl::AddAdminRoutes() {
     auto seq = deps.bio_store->LatestSequence();
     if (!seq.ok()) return Unavailable("store_unavailable", "the biometric store does not answer");
     j["change_log_sequence"] = *seq;
+    // Said on every health check: a camera without calibration is judged conservatively (its
+    // unsure bursts step up), so its genuine users meet more step-ups until it is calibrated.
+    const auto uncalibrated = flows::UncalibratedCameras(deps.terminals);
+    j["uncalibrated_cameras"] = uncalibrated;
+    if (!uncalibrated.empty()) {
+      j["warnings"] = json::array({std::to_string(uncalibrated.size()) +
+                                   " terminal camera(s) have no calibration profile: judged at the "
+                                   "conservative liveness offset, unsure bursts step up "
+                                   "(docs/liveness.md)"});
+    }
     Status w = deps.store->CheckWritable();
     if (!w.ok()) return Unavailable("store_not_writable", "the store cannot commit: " + std::string(w.message()));
     return Reply{200, j};
@@ -96,6 +106,9 @@ void Service::Impl::AddAdminRoutes() {
                            static_cast<double>(deps.gallery->template_count())});
               g.push_back({"facepay_gallery_subjects", "Subjects in the in-memory gallery.",
                            static_cast<double>(deps.gallery->subject_count())});
+              g.push_back({"facepay_uncalibrated_cameras",
+                           "Terminal cameras with no calibration profile (judged conservatively).",
+                           static_cast<double>(flows::UncalibratedCameras(deps.terminals).size())});
               auto rev = deps.ledger->GetAccount(deps.terminals.fares.revenue_account);
               if (rev.ok()) {
                 g.push_back({"facepay_ledger_fare_revenue_minor",

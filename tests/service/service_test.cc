@@ -256,6 +256,15 @@ TEST_P(ServiceFlows, AnUncalibratedGateStepsUpAnUnsureBurstInsteadOfAcceptingIt)
                    {"account_id", "acct:d9"}, {"phone_last4", "4321"}, {"frame_interval_ms", 125},
                    {"frames", VideoBurst(videos + "/d9.mp4", 16000, 8, 125)}});
   ASSERT_EQ(r.status, 201) << r.raw;
+  // Said on every health check, and counted on /metrics: g2 has no calibration, g1 has.
+  auto health = n.Call("GET", "/healthz", "");
+  ASSERT_EQ(health.status, 200) << health.raw;
+  const auto cams = health.body["uncalibrated_cameras"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(cams.begin(), cams.end(), "gate:g2"), cams.end()) << health.raw;
+  EXPECT_EQ(std::find(cams.begin(), cams.end(), "gate:g1"), cams.end()) << health.raw;
+  EXPECT_EQ(health.body["warnings"].size(), 1u) << health.raw;
+  EXPECT_NE(n.Call("GET", "/metrics", admin).raw.find("facepay_uncalibrated_cameras " + std::to_string(cams.size())),
+            std::string::npos);
   const json unsure = VideoBurst(videos + "/d9.mp4", 8000, 8, 125);
   // g2 has no camera profile (config/terminals/demo.json): step_up, nothing charged.
   r = n.Post("/v1/gates/g2/passages", admin, {{"event_id", "u1"}, {"frames", unsure}, {"frame_interval_ms", 125}});

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "facepay/payments/fare_config.h"
 #include "facepay/payments/fare_engine.h"
@@ -44,5 +45,18 @@ struct Terminals {
   std::map<std::string, AtmConfig> atms;
   std::map<std::string, BorderConfig> borders;
 };
+
+// "gate:g2", "till:t1", ...: the terminals whose camera has no calibration profile (only gates
+// can declare one today), judged at the conservative liveness offset (docs/liveness.md).
+inline std::vector<std::string> UncalibratedCameras(const Terminals& t) {
+  std::vector<std::string> out;
+  for (const auto& [id, g] : t.gates) {
+    if (!g.camera && !g.edge) out.push_back("gate:" + id);  // an edge gate judges its own camera
+  }
+  for (const auto& [id, c] : t.tills) out.push_back("till:" + id);
+  for (const auto& [id, c] : t.atms) out.push_back("atm:" + id);
+  for (const auto& [id, c] : t.borders) out.push_back("border:" + id);
+  return out;
+}
 
 }  // namespace facepay::flows
