@@ -184,14 +184,26 @@ export async function pairPage(page, srv, kind, id, { query = '', after = undefi
 }
 
 // Enrols `id` from n frames of `clip` from `start` with a stored-value account `acct:{id}`,
-// topped up with `topupMinor`. Resolves with the account id.
-export async function enrol(srv, id, { clip, start = 0, n = 8, fps = 10, topupMinor = 0, phone = '', pin = '' }) {
+// topped up with `topupMinor`. Resolves with the account id. `challenge: {start, seconds}`:
+// first passes an active challenge with that stretch of the clip (the server must ask for
+// what the clip does: serve --fixed-challenge-order blink), as a kiosk would for a burst
+// in the uncalibrated unsure band, which enrols only after one.
+export async function enrol(srv, id, { clip, start = 0, n = 8, fps = 10, topupMinor = 0, phone = '', pin = '', challenge = null }) {
   const account = `acct:${id}`;
   const a = await srv.api('POST', '/v1/accounts', { json: { id: account, kind: 'stored_value' } });
   if (a.status !== 201) throw new Error(`account: ${JSON.stringify(a.body)}`);
   const fields = { id, text_version: 'test-v1', channel: 'test', account_id: account, frame_interval_ms: Math.round(1000 / fps) };
   if (phone) fields.phone_last4 = phone;
   if (pin) fields.pin = pin;
+  if (challenge) {
+    const c = await srv.api('POST', '/v1/kiosks/harness/challenges', { json: {} });
+    if (c.status !== 201) throw new Error(`challenge: ${JSON.stringify(c.body)}`);
+    const rec = frames(clip, { start: challenge.start, n: Math.round(challenge.seconds * 10), fps: 10 });
+    const r = await srv.api('POST', `/v1/kiosks/harness/challenges/${c.body.challenge_id}/responses`,
+      { form: srv.form({ frame_interval_ms: 100 }, { frames: rec }) });
+    if (r.status !== 200 || r.body.result !== 'passed') throw new Error(`challenge ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    fields.challenge_id = c.body.challenge_id;
+  }
   const e = await srv.api('POST', '/v1/subjects', { form: srv.form(fields, { frames: frames(clip, { start, n, fps }) }) });
   if (e.status !== 201) throw new Error(`enrol ${id}: ${e.status} ${JSON.stringify(e.body)}`);
   if (topupMinor > 0) {
