@@ -537,6 +537,9 @@ Status Gate::Run(FrameSource& source) {
       next_burst_t = t_ms + config_.burst_interval_ms;
       if (++burst_n < config_.burst_frames) continue;
       flows::Probe probe = burst->Finish();
+      // The server gets a yes/no liveness verdict with the template and could not step an
+      // unsure burst up on it: an unsure burst of an uncalibrated camera is sent as not live.
+      flows::RefuseUnsure(probe);
       burst.reset();
       const bool usable = probe.state == biometrics::ProbeState::kOk ||
                           probe.state == biometrics::ProbeState::kSpoof;
