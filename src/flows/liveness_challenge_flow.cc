@@ -16,20 +16,10 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::span<const uint8_t> Bytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 std::string PassedIdOf(const std::string& id) { return id + ".passed"; }
 std::string SealAd(const std::string& id) {
   std::string ad = "liveness_challenge:";
   return ad += id;
-}
-
-json ActionsJson(const std::vector<vision::ChallengeAction>& actions) {
-  json a = json::array();
-  for (auto x : actions) a.push_back(vision::ChallengeActionName(x));
-  return a;
 }
 
 std::string ToHex(const std::string& bin) {
@@ -89,6 +79,12 @@ StatusOr<std::vector<vision::ChallengeAction>> ParseChallengeOrder(const std::st
   return order;
 }
 
+json ChallengeActionsJson(const std::vector<vision::ChallengeAction>& actions) {
+  json a = json::array();
+  for (auto x : actions) a.push_back(vision::ChallengeActionName(x));
+  return a;
+}
+
 const char* ChallengeResultName(ChallengeResult r) {
   return r == ChallengeResult::kPassed ? "passed" : "failed";
 }
@@ -111,10 +107,10 @@ StatusOr<IssuedLivenessChallenge> LivenessChallengeFlow::Issue(const Caller& who
   c.terminal = who.terminal;
   c.expires_at_ms = out.expires_at_ms;
   c.attempts_left = 1;
-  c.payload_json = json{{"key", who.actor}, {"actions", ActionsJson(out.actions)}}.dump();
+  c.payload_json = json{{"key", who.actor}, {"actions", ChallengeActionsJson(out.actions)}}.dump();
   FACEPAY_RETURN_IF_ERROR(deps_.store->PutChallenge(c));
   deps_.audit->Audit(who, now_ms, "liveness_challenge", out.id, "issued",
-                     {{"actions", ActionsJson(out.actions)}});
+                     {{"actions", ChallengeActionsJson(out.actions)}});
   return out;
 }
 
@@ -147,11 +143,11 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   ao.liveness = false;
   ao.embed = false;
   float best_q = -1;
-  size_t best = 0;
+  cv::Mat best;  // the best-quality frame, kept to embed once the response has passed
   bool multiple = false;
   for (size_t i = 0; i < r.frames.size(); ++i) {
-    FACEPAY_ASSIGN_OR_RETURN(cv::Mat img, vision::DecodeImage(Bytes(r.frames[i]),
-                                                              deps_.pipeline->options().decode));
+    FACEPAY_ASSIGN_OR_RETURN(cv::Mat img,
+                             vision::DecodeImage(r.frames[i], deps_.pipeline->options().decode));
     FACEPAY_ASSIGN_OR_RETURN(auto a, deps_.pipeline->Analyze(img, ao));
     ++out.frames;
     vision::FrameCue cue;
@@ -163,7 +159,7 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
       const float q = biometrics::QualityScore(a.faces[0].quality);
       if (q > best_q) {
         best_q = q;
-        best = i;
+        best = img;
       }
     }
     judge.Observe(cue);
@@ -176,17 +172,15 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   } else {
     out.failure = judge.failure().empty() ? "incomplete" : judge.failure();
   }
-  json detail = {{"actions", ActionsJson(out.actions)}, {"completed", out.completed},
+  json detail = {{"actions", ChallengeActionsJson(out.actions)}, {"completed", out.completed},
                  {"frames", out.frames},               {"face_frames", out.face_frames},
                  {"failure", out.failure}};
   if (out.result == ChallengeResult::kPassed) {
     // The face to hold the enrolment to: the best-quality frame's, embedded now.
-    FACEPAY_ASSIGN_OR_RETURN(cv::Mat img, vision::DecodeImage(Bytes(r.frames[best]),
-                                                              deps_.pipeline->options().decode));
     vision::AnalyzeOptions eo;
     eo.single_subject = true;
     eo.liveness = false;
-    FACEPAY_ASSIGN_OR_RETURN(auto a, deps_.pipeline->Analyze(img, eo));
+    FACEPAY_ASSIGN_OR_RETURN(auto a, deps_.pipeline->Analyze(best, eo));
     if (a.status != vision::FaceStatus::kOk || a.faces.empty() || a.faces[0].embedding.empty()) {
       return Internal("challenge_face_lost", "the best frame of a passed response has no face");
     }

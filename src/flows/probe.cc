@@ -12,10 +12,6 @@ namespace {
 using biometrics::ProbeState;
 using Clock = std::chrono::steady_clock;
 
-std::span<const uint8_t> Bytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 }  // namespace
 
 nlohmann::json Probe::ToJson(bool scores) const {
@@ -35,7 +31,7 @@ StatusOr<Probe> ProbeFromFrames(const ProbeContext& ctx, const std::vector<std::
   vision::AnalyzeOptions ao;
   ao.single_subject = true;
   for (size_t i = 0; i < frames.size(); ++i) {
-    FACEPAY_ASSIGN_OR_RETURN(cv::Mat img, vision::DecodeImage(Bytes(frames[i]),
+    FACEPAY_ASSIGN_OR_RETURN(cv::Mat img, vision::DecodeImage(frames[i],
                                                               ctx.pipeline->options().decode));
     FACEPAY_ASSIGN_OR_RETURN(auto a, ctx.pipeline->Analyze(img, ao));
     b.Add(img, a, ctx.frame_interval_ms * static_cast<double>(i));

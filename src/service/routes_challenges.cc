@@ -11,12 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-json ActionsJson(const std::vector<vision::ChallengeAction>& actions) {
-  json a = json::array();
-  for (auto x : actions) a.push_back(vision::ChallengeActionName(x));
-  return a;
-}
-
 // The {kiosk} of the path, which a kiosk's own key (paired, or bound) must name.
 Status KioskOf(Call& c) {
   c.terminal = c.Param(1);
@@ -46,7 +40,7 @@ void Service::Impl::AddChallengeRoutes() {
                                        flows::LivenessChallengeFlow(flow_deps).Issue(c.Who()));
               return Reply{201,
                            {{"challenge_id", ch.id},
-                            {"actions", ActionsJson(ch.actions)},
+                            {"actions", flows::ChallengeActionsJson(ch.actions)},
                             {"expires_at_ms", ch.expires_at_ms},
                             {"step_timeout_ms", ch.step_timeout_ms},
                             {"baseline_frames", ch.baseline_frames},
@@ -84,7 +78,7 @@ void Service::Impl::AddChallengeRoutes() {
                            {{"challenge_id", r.challenge_id},
                             {"result", flows::ChallengeResultName(o.result)},
                             {"failure", o.failure},
-                            {"actions", ActionsJson(o.actions)},
+                            {"actions", flows::ChallengeActionsJson(o.actions)},
                             {"completed", o.completed},
                             {"frames", o.frames},
                             {"face_frames", o.face_frames}}};

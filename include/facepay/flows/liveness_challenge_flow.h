@@ -66,6 +66,9 @@ struct ChallengeResponse {
   double frame_interval_ms = 100;   // time between two frames (20..1000)
 };
 
+// ["blink", "turn_left", ...]: the actions as the API names them.
+nlohmann::json ChallengeActionsJson(const std::vector<vision::ChallengeAction>& actions);
+
 enum class ChallengeResult { kPassed, kFailed };
 const char* ChallengeResultName(ChallengeResult r);  // "passed" | "failed"
 

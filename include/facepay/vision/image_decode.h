@@ -40,6 +40,10 @@ StatusOr<ImageInfo> ProbeImage(std::span<const uint8_t> bytes, const DecodeLimit
 
 // ProbeImage, then decodes to BGR 8-bit with EXIF orientation applied.
 StatusOr<cv::Mat> DecodeImage(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+// The same, for bytes held in a string (a request's decoded image).
+inline StatusOr<cv::Mat> DecodeImage(const std::string& bytes, const DecodeLimits& limits) {
+  return DecodeImage({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, limits);
+}
 
 // Reads a whole file (refusing files above limits.max_bytes without reading them) and decodes.
 StatusOr<cv::Mat> ReadImageFile(const std::string& path, const DecodeLimits& limits);
