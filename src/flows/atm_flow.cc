@@ -62,7 +62,7 @@ StatusOr<AtmVerification> AtmFlow::Verify(const Caller& who, const AtmVerifyRequ
   AtmVerification v;
   v.account_id = a.id;
   v.card_id = card->card_id;
-  FACEPAY_ASSIGN_OR_RETURN(v.probe, identifier.ProbeOf(*r.sighting, nullptr));
+  FACEPAY_ASSIGN_OR_RETURN(v.probe, identifier.ProbeOf(*r.sighting, "atm:" + r.atm));
   RefuseUnsure(v.probe);
   if (v.probe.state != biometrics::ProbeState::kOk) {
     v.reason = biometrics::Decide(v.probe.state, {}, deps_.policy.thresholds).reason;
@@ -87,6 +87,7 @@ StatusOr<AtmVerification> AtmFlow::Verify(const Caller& who, const AtmVerifyRequ
     }
   }
   if (v.verified) {
+    identifier.ObserveMatched("atm:" + r.atm, v.probe);
     budgets.CountSuccess(account_scope, now_ms);
   } else if (v.reason == biometrics::RejectReason::kNoMatch) {
     budgets.CountFailure(who, account_scope, false, now_ms);

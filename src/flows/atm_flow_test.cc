@@ -15,8 +15,8 @@ class AtmFlows : public FlowsTest {
  protected:
   void SetUp() override {
     FlowsTest::SetUp();
-    terminals_.atms["a1"] = AtmConfig{"a1", "cash:atm1"};
-    terminals_.atms["a2"] = AtmConfig{"a2", "cash:atm2"};
+    terminals_.atms["a1"] = AtmConfig{"a1", "cash:atm1", std::nullopt};
+    terminals_.atms["a2"] = AtmConfig{"a2", "cash:atm2", std::nullopt};
     MakeAccount("cash:atm1", payments::AccountKind::kCash);
     MakeAccount("cash:atm2", payments::AccountKind::kCash);
     face_ = EnrolPayer("alice", "1234", 20000);

@@ -45,7 +45,7 @@ json BorderCheckJson(const BorderCheck& b, bool scores) {
 StatusOr<BorderCheck> BorderFlow::Check(const Caller& who, const BorderCheckRequest& r) const {
   const auto t0 = std::chrono::steady_clock::now();
   BorderCheck b;
-  FACEPAY_ASSIGN_OR_RETURN(b.probe, Identifier(deps_).ProbeOf(r.sighting, nullptr));
+  FACEPAY_ASSIGN_OR_RETURN(b.probe, Identifier(deps_).ProbeOf(r.sighting, "border:" + r.post));
   RefuseUnsure(b.probe);
   vision::AnalyzeOptions ao;
   ao.liveness = false;
@@ -68,6 +68,7 @@ StatusOr<BorderCheck> BorderFlow::Check(const Caller& who, const BorderCheckRequ
     const float score = vision::CosineSimilarity(b.probe.embedding, da.faces[0].embedding);
     b.face_match = FaceMatch{score, deps_.options.verify_threshold,
                              score >= deps_.options.verify_threshold};
+    if (b.face_match->match) Identifier(deps_).ObserveMatched("border:" + r.post, b.probe);
     b.watchlist.emplace();
     if (deps_.watchlist != nullptr) {
       FACEPAY_ASSIGN_OR_RETURN(auto top, deps_.watchlist->Search(b.probe.embedding, 3));

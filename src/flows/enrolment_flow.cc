@@ -38,9 +38,9 @@ Status EnrolmentFlow::JudgeBurst(const Caller& who, const EnrolmentCapture& capt
   if (deps_.sequence == nullptr) return Status::Ok();
   if (!capture.burst.ok()) return capture.burst.status();
   if (static_cast<int>(capture.burst->frames.size()) < kMinSequenceFrames) return Status::Ok();
-  // Enrolment cameras have no calibration: judged at the conservative offset. A burst in the
-  // unsure band enrols only after a passed active challenge (which a replay cannot follow).
-  StatusOr<Probe> judged = Identifier(deps_).ProbeOf(*capture.burst, nullptr);
+  // The kiosk's camera (uncalibrated unless the config or a calibration says otherwise): a burst
+  // in the unsure band enrols only after a passed active challenge (which a replay cannot follow).
+  StatusOr<Probe> judged = Identifier(deps_).ProbeOf(*capture.burst, "kiosk:" + who.terminal);
   if (!judged.ok()) return judged.status();
   if (!challenge_passed) RefuseUnsure(*judged);
   const Probe& burst = *judged;

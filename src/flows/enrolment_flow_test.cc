@@ -71,6 +71,14 @@ class RacingStore final : public FlowStore {
       const std::string& s, const std::function<FactorBudget(FactorBudget)>& u) override {
     return real_.UpdateFactorBudget(s, u);
   }
+  StatusOr<std::string> GetCameraState(const std::string& c) override { return real_.GetCameraState(c); }
+  StatusOr<std::string> UpdateCameraState(const std::string& c, int64_t now,
+                                          const std::function<std::string(std::string)>& u) override {
+    return real_.UpdateCameraState(c, now, u);
+  }
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListCameraStates() override {
+    return real_.ListCameraStates();
+  }
   Status PutCard(const CardRecord& c) override { return real_.PutCard(c); }
   StatusOr<std::optional<CardRecord>> FindCard(const std::string& h) override { return real_.FindCard(h); }
   Status RevokeCard(const std::string& id, int64_t at) override { return real_.RevokeCard(id, at); }

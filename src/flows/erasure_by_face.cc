@@ -42,7 +42,7 @@ StatusOr<ErasureByFaceOutcome> ErasureByFaceFlow::Run(const Caller& who, const S
     return finish("", {{"scope", "key"}});
   }
   const Identifier identifier(deps_);
-  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, nullptr));
+  FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, "kiosk:" + who.terminal));
   RefuseUnsure(probe);
   if (probe.state != biometrics::ProbeState::kOk) {
     return finish("", {{"probe", probe.ToJson()}});

@@ -105,7 +105,7 @@ class FlowsTest : public ::testing::TestWithParam<std::string> {
     gate.station = "central";
     gate.gate_group = "central";
     terminals_.gates["g1"] = gate;
-    terminals_.tills["t1"] = TillConfig{"t1", "shop:bakery"};
+    terminals_.tills["t1"] = TillConfig{"t1", "shop:bakery", std::nullopt};
     MakeAccount("revenue:metro", payments::AccountKind::kRevenue);
     MakeAccount("shop:bakery", payments::AccountKind::kMerchant);
     MakeAccount("cash:desk", payments::AccountKind::kCash);

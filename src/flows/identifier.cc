@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "facepay/biometrics/secret_hash.h"
+#include "facepay/flows/cameras.h"
 
 namespace facepay::flows {
 namespace {
@@ -18,14 +19,28 @@ double MsSince(SteadyClock::time_point t0) {
 
 }  // namespace
 
-StatusOr<Probe> Identifier::ProbeOf(const Sighting& s, const vision::CameraProfile* camera) const {
+StatusOr<Probe> Identifier::ProbeOf(const Sighting& s, const std::string& camera) const {
   if (s.edge) return *s.edge;
+  std::optional<vision::CameraProfile> profile;
+  if (deps_.cameras != nullptr) {
+    FACEPAY_ASSIGN_OR_RETURN(profile, deps_.cameras->ProfileOf(camera));
+  }
   ProbeContext ctx;
   ctx.pipeline = deps_.pipeline;
   ctx.sequence = deps_.sequence;
-  ctx.camera = camera;
+  ctx.camera = profile ? &*profile : nullptr;
   ctx.frame_interval_ms = s.frame_interval_ms;
-  return ProbeFromFrames(ctx, s.frames);
+  FACEPAY_ASSIGN_OR_RETURN(Probe p, ProbeFromFrames(ctx, s.frames));
+  if (deps_.cameras != nullptr && p.cnn_raw_median) {
+    deps_.cameras->Observe(camera, *p.cnn_raw_median + p.cnn_offset, false);
+  }
+  return p;
+}
+
+void Identifier::ObserveMatched(const std::string& camera, const Probe& p) const {
+  if (deps_.cameras != nullptr && p.cnn_raw_median) {
+    deps_.cameras->ObserveMatched(camera, *p.cnn_raw_median + p.cnn_offset);
+  }
 }
 
 StatusOr<Identification> Identifier::Identify(

@@ -2,13 +2,16 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "facepay/biometrics/enrollment.h"
+#include "facepay/flows/cameras.h"
 #include "facepay/flows/challenge.h"
 #include "facepay/vision/image_decode.h"
+#include "facepay/vision/liveness.h"
 
 namespace facepay::flows {
 namespace {
@@ -140,8 +143,7 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   vision::ActiveChallenge judge(out.actions, {});
   vision::AnalyzeOptions ao;
   ao.single_subject = true;
-  ao.liveness = false;
-  ao.embed = false;
+  ao.embed = false;  // liveness on: the CNN scores feed the camera's calibration
   float best_q = -1;
   cv::Mat best;  // the best-quality frame, kept to embed once the response has passed
   bool multiple = false;
@@ -156,6 +158,7 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
     if (a.status == vision::FaceStatus::kOk && !a.faces.empty()) {
       ++out.face_frames;
       cue = vision::MakeFrameCue(img, a.faces[0], cue.t_ms);
+      out.cnn_p_live.push_back(cue.cnn_p_live);
       const float q = biometrics::QualityScore(a.faces[0].quality);
       if (q > best_q) {
         best_q = q;
@@ -175,7 +178,7 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   json detail = {{"actions", ChallengeActionsJson(out.actions)}, {"completed", out.completed},
                  {"frames", out.frames},               {"face_frames", out.face_frames},
                  {"failure", out.failure}};
-  if (out.result == ChallengeResult::kPassed) {
+  if (out.result == ChallengeResult::kPassed && r.for_enrolment) {
     // The face to hold the enrolment to: the best-quality frame's, embedded now.
     vision::AnalyzeOptions eo;
     eo.single_subject = true;
@@ -198,6 +201,14 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   }
   deps_.audit->Audit(who, now_ms, "liveness_challenge", c.id, ChallengeResultName(out.result),
                      std::move(detail));
+  if (out.result == ChallengeResult::kPassed && r.for_enrolment && deps_.cameras != nullptr &&
+      !out.cnn_p_live.empty()) {
+    std::vector<float> logits;
+    for (float q : out.cnn_p_live) logits.push_back(vision::Logit(q));
+    std::nth_element(logits.begin(), logits.begin() + static_cast<long>(logits.size() / 2), logits.end());
+    Status refined = deps_.cameras->Confirmed(who, "kiosk:" + c.terminal, logits[logits.size() / 2]);
+    if (!refined.ok()) return refined;
+  }
   return out;
 }
 

@@ -81,7 +81,7 @@ StatusOr<Settlement> Settle(const FlowDeps& deps, const PayingRequest& r,
 
 StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Caller& who,
                                                const PayingRequest& r, const Sighting& sighting,
-                                               const vision::CameraProfile* camera) {
+                                               const std::string& camera) {
   const auto t0 = SteadyClock::now();
   const int64_t now_ms = deps.clock->NowMs();
   const Identifier identifier(deps);
@@ -89,6 +89,9 @@ StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Calle
   FACEPAY_ASSIGN_OR_RETURN(Probe probe, identifier.ProbeOf(sighting, camera));
   FACEPAY_ASSIGN_OR_RETURN(out.id, identifier.Identify(std::move(probe)));
   const Identification& id = out.id;
+  if (id.decision.outcome == Outcome::kAccept || id.decision.outcome == Outcome::kStepUp) {
+    identifier.ObserveMatched(camera, id.probe);
+  }
   json audit = {{"key", r.Key()},
                 {"decision", DecisionJson(id.decision)},
                 {"top", CandidatesJson(std::vector<biometrics::Candidate>(
@@ -106,8 +109,10 @@ StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Calle
     ch.terminal = r.terminal;
     ch.expires_at_ms = now_ms + deps.options.challenge_ttl_ms;
     ch.attempts_left = deps.options.step_up_attempts;
-    ch.payload_json =
-        json{{"candidates", CandidatesJson(id.top)}, {"request", PayingRequestJson(r)}}.dump();
+    json payload = {{"candidates", CandidatesJson(id.top)}, {"request", PayingRequestJson(r)}};
+    // A right second factor confirms the burst was the person: it may refine the camera.
+    if (id.probe.cnn_raw_median) payload["camera"] = {{"name", camera}, {"cnn_raw", *id.probe.cnn_raw_median}};
+    ch.payload_json = payload.dump();
     FACEPAY_RETURN_IF_ERROR(deps.store->PutChallenge(ch));
     out.challenge = IssuedChallenge{ch.id, ch.expires_at_ms, ch.attempts_left};
     audit["challenge"] = ch.id;

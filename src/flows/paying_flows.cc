@@ -11,7 +11,7 @@ StatusOr<PaidIdentification> PassageFlow::Run(const Caller& who, const PassageRe
   pr.flow = PayingFlow::kPassage;
   pr.terminal = r.gate;
   pr.event_id = r.event_id;
-  return IdentifyAndSettle(deps_, who, pr, r.sighting, g.camera ? &*g.camera : nullptr);
+  return IdentifyAndSettle(deps_, who, pr, r.sighting, "gate:" + g.id);
 }
 
 StatusOr<PaidIdentification> TillPaymentFlow::Run(const Caller& who,
@@ -22,7 +22,7 @@ StatusOr<PaidIdentification> TillPaymentFlow::Run(const Caller& who,
   pr.order_id = r.order_id;
   pr.amount_minor = r.amount_minor;
   pr.currency = r.currency;
-  return IdentifyAndSettle(deps_, who, pr, r.sighting, nullptr);  // tills have no camera profile
+  return IdentifyAndSettle(deps_, who, pr, r.sighting, "till:" + r.till);
 }
 
 StatusOr<payments::ChargeResult> RefundFlow::Run(const Caller& who, const RefundRequest& r) const {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "facepay/biometrics/enrollment.h"
+#include "facepay/flows/cameras.h"
 #include "facepay/vision/image_decode.h"
 
 namespace facepay::flows {
@@ -20,6 +21,7 @@ nlohmann::json Probe::ToJson(bool scores) const {
     j["liveness"] = liveness;
     j["quality_score"] = quality_score;
     if (liveness_unsure) j["liveness_unsure"] = true;
+    if (cnn_raw_median) j["cnn_logit"] = *cnn_raw_median + cnn_offset;
   }
   return j;
 }
@@ -68,6 +70,8 @@ Probe ProbeBuilder::Finish() const {
   bool live = false;
   if (ctx_.sequence != nullptr && p.face_frames >= kMinSequenceFrames) {
     const auto v = vision::JudgeWindow(*ctx_.sequence, cues_, ctx_.camera);
+    p.cnn_raw_median = RawMedianLogit(cues_);
+    p.cnn_offset = vision::CnnLogitOffsetFor(*ctx_.sequence, ctx_.camera);
     p.liveness = v.score;
     live = v.live || v.unsure;
     p.liveness_unsure = v.unsure;

@@ -1,5 +1,8 @@
 #include "facepay/flows/step_up_flow.h"
 
+#include <spdlog/spdlog.h>
+
+#include "facepay/flows/cameras.h"
 #include "facepay/flows/guess_budgets.h"
 #include "facepay/flows/records.h"
 
@@ -66,6 +69,13 @@ StatusOr<std::optional<StepUpOutcome>> StepUpFlow::Run(const Caller& who, const 
     audit["settlement"] = SettlementJson(*out.settlement, r.flow);
     completed.Keep(cid, out);
     FACEPAY_RETURN_IF_ERROR(deps_.store->MarkChallengeUsed(cid));
+    const json cam = payload.value("camera", json::object());
+    if (deps_.cameras != nullptr && cam.is_object() && cam.value("name", json()).is_string() &&
+        cam.value("cnn_raw", json()).is_number()) {
+      Status refined = deps_.cameras->Confirmed(who, cam["name"].get<std::string>(),
+                                                cam["cnn_raw"].get<float>());
+      if (!refined.ok()) spdlog::warn("camera refinement not stored: {}", refined.ToString());
+    }
   } else {
     for (const auto& x : cands) budgets.CountFailure(who, SubjectScope(x.subject_id), false, now_ms);
     budgets.CountFailure(who, key_scope, true, now_ms);

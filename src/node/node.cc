@@ -119,10 +119,11 @@ StatusOr<std::unique_ptr<Node>> Node::Open(NodeConfig config) {
     std::string list;
     for (const auto& cam : cams) (list.empty() ? list : list.append(", ")).append(cam);
     std::cerr << "facepay: warning: liveness: " << cams.size()
-              << " terminal camera(s) have no calibration profile (" << list
-              << "): judged at the conservative offset, so their unsure bursts step up to a second "
-                 "factor and genuine users meet more step-ups; calibrate them (facepay liveness "
-                 "calibrate, docs/liveness.md)\n";
+              << " terminal camera(s) have no calibration profile in the terminals config (" << list
+              << "): unless the server holds a calibration for them (GET /v1/cameras), they are "
+                 "judged at the conservative offset, so their unsure bursts step up to a second "
+                 "factor and genuine users meet more step-ups; calibrate them (the dashboard's "
+                 "Cameras panel, POST /v1/cameras/{camera}/calibration..., docs/liveness.md)\n";
   }
 
   const vision::SequenceModel* sequence = c.sequence;

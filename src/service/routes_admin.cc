@@ -1,4 +1,5 @@
 // Operations routes: health, metrics, OpenAPI, audit log, stats.
+#include <cstdio>
 #include <regex>
 
 #include "service_impl.h"
@@ -67,6 +68,37 @@ json OpenApi(const std::vector<RouteSpec>& routes) {
 
 }  // namespace
 
+namespace {
+
+// Every judged burst's calibrated CNN logit, per camera (this node): a Prometheus histogram.
+std::string CameraHistograms(const std::vector<flows::CameraView>& views) {
+  std::string o =
+      "# HELP facepay_camera_cnn_logit Calibrated median CNN logit of judged bursts, per camera.\n"
+      "# TYPE facepay_camera_cnn_logit histogram\n";
+  char buf[64];
+  for (const auto& v : views) {
+    const std::string cam = "camera=\"" + v.camera + "\"";
+    int64_t cumulative = 0;
+    for (size_t b = 0; b <= flows::kLogitBuckets.size(); ++b) {
+      cumulative += v.histogram[b];
+      if (b < flows::kLogitBuckets.size()) {
+        std::snprintf(buf, sizeof buf, "%g", static_cast<double>(flows::kLogitBuckets[b]));
+      } else {
+        std::snprintf(buf, sizeof buf, "+Inf");
+      }
+      o.append("facepay_camera_cnn_logit_bucket{").append(cam).append(",le=\"").append(buf);
+      o.append("\"} ").append(std::to_string(cumulative)).append("\n");
+    }
+    std::snprintf(buf, sizeof buf, "%.6g", v.logit_sum);
+    o.append("facepay_camera_cnn_logit_sum{").append(cam).append("} ").append(buf).append("\n");
+    o.append("facepay_camera_cnn_logit_count{").append(cam).append("} ");
+    o.append(std::to_string(v.bursts_total)).append("\n");
+  }
+  return o;
+}
+
+}  // namespace
+
 void Service::Impl::AddAdminRoutes() {
   // Liveness: the process answers (a supervisor restarts it when this fails). Readiness: it
   // can do its work now, i.e. both stores answer and the service store can commit (a locked
@@ -81,15 +113,32 @@ void Service::Impl::AddAdminRoutes() {
     if (!seq.ok()) return Unavailable("store_unavailable", "the biometric store does not answer");
     j["change_log_sequence"] = *seq;
     // Said on every health check: a camera without calibration is judged conservatively (its
-    // unsure bursts step up), so its genuine users meet more step-ups until it is calibrated.
-    const auto uncalibrated = flows::UncalibratedCameras(deps.terminals);
-    j["uncalibrated_cameras"] = uncalibrated;
-    if (!uncalibrated.empty()) {
-      j["warnings"] = json::array({std::to_string(uncalibrated.size()) +
-                                   " terminal camera(s) have no calibration profile: judged at the "
-                                   "conservative liveness offset, unsure bursts step up "
-                                   "(docs/liveness.md)"});
+    // unsure bursts step up), so its genuine users meet more step-ups until it is calibrated;
+    // a calibrated camera whose genuine scores moved (drift) needs calibrating again.
+    auto views = cameras->Views();
+    if (!views.ok()) return Unavailable("store_unavailable", "the service store does not answer");
+    json uncalibrated = json::array(), drifted = json::array(), warnings = json::array();
+    for (const auto& v : *views) {
+      if (!v.profile) uncalibrated.push_back(v.camera);
+      if (v.drift_alert) drifted.push_back(v.camera);
     }
+    j["uncalibrated_cameras"] = uncalibrated;
+    j["drifted_cameras"] = drifted;
+    if (!uncalibrated.empty()) {
+      warnings.push_back(std::to_string(uncalibrated.size()) +
+                         " terminal camera(s) have no calibration profile: judged at the "
+                         "conservative liveness offset, unsure bursts step up (docs/liveness.md)");
+    }
+    for (const auto& v : *views) {
+      if (!v.drift_alert) continue;
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "camera %s has drifted: its matched bursts' median CNN logit is %+.1f from "
+                    "the calibration target; calibrate it again",
+                    v.camera.c_str(), *v.drift_logits);
+      warnings.push_back(buf);
+    }
+    if (!warnings.empty()) j["warnings"] = warnings;
     Status w = deps.store->CheckWritable();
     if (!w.ok()) return Unavailable("store_not_writable", "the store cannot commit: " + std::string(w.message()));
     return Reply{200, j};
@@ -106,9 +155,29 @@ void Service::Impl::AddAdminRoutes() {
                            static_cast<double>(deps.gallery->template_count())});
               g.push_back({"facepay_gallery_subjects", "Subjects in the in-memory gallery.",
                            static_cast<double>(deps.gallery->subject_count())});
+              FACEPAY_ASSIGN_OR_RETURN(auto views, cameras->Views());
+              int uncalibrated = 0;
+              for (const auto& v : views) uncalibrated += v.profile ? 0 : 1;
               g.push_back({"facepay_uncalibrated_cameras",
                            "Terminal cameras with no calibration profile (judged conservatively).",
-                           static_cast<double>(flows::UncalibratedCameras(deps.terminals).size())});
+                           static_cast<double>(uncalibrated)});
+              for (const auto& v : views) {
+                const std::string l = "{camera=\"" + v.camera + "\"}";
+                g.push_back({"facepay_camera_calibrated" + l,
+                             "1 when the camera has a calibration profile.", v.profile ? 1.0 : 0.0});
+                g.push_back({"facepay_camera_cnn_logit_offset" + l,
+                             "The CNN logit offset the camera's bursts are judged with.",
+                             v.judged_offset});
+                if (v.drift_logits) {
+                  g.push_back({"facepay_camera_drift_logits" + l,
+                               "Median calibrated CNN logit of the camera's last matched bursts "
+                               "minus the calibration target.",
+                               *v.drift_logits});
+                }
+                g.push_back({"facepay_camera_drift_alert" + l,
+                             "1 when the camera's drift is past the alert bound.",
+                             v.drift_alert ? 1.0 : 0.0});
+              }
               auto rev = deps.ledger->GetAccount(deps.terminals.fares.revenue_account);
               if (rev.ok()) {
                 g.push_back({"facepay_ledger_fare_revenue_minor",
@@ -125,7 +194,7 @@ void Service::Impl::AddAdminRoutes() {
                 }
               }
               Reply r;
-              r.text = metrics.Render(g);
+              r.text = metrics.Render(g) + CameraHistograms(views);
               r.content_type = "text/plain; version=0.0.4";
               return r;
             }});

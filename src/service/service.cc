@@ -159,6 +159,9 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   impl->border_log = std::make_unique<payments::BorderLog>(
       impl->deps.ledger->store(), *impl->deps.clock, impl->deps.border_hash_key);
   impl->audit_sink = std::make_unique<StoreAudit>(*impl->deps.store);
+  impl->cameras = std::make_unique<flows::CameraBook>(impl->deps.terminals, *impl->deps.store,
+                                                      *impl->deps.clock, *impl->audit_sink,
+                                                      impl->deps.sequence);
   flows::FlowDeps& fd = impl->flow_deps;
   fd.pipeline = impl->deps.pipeline;
   fd.sequence = impl->deps.sequence;
@@ -176,6 +179,7 @@ StatusOr<std::unique_ptr<Service>> Service::Create(ServiceDeps deps, ServiceOpti
   fd.audit = impl->audit_sink.get();
   fd.counter = &impl->metrics;
   fd.challenge_order = impl->deps.challenge_order;
+  fd.cameras = impl->cameras.get();
   fd.options.challenge_ttl_ms = options.challenge_ttl_ms;
   fd.options.verify_threshold = options.verify_threshold;
   fd.options.watchlist_threshold = options.watchlist_threshold;
@@ -214,6 +218,7 @@ void Service::Impl::Install() {
   AddPairingRoutes();
   AddConsoleRoutes();
   AddChallengeRoutes();
+  AddCameraRoutes();
   AddTerminalRoutes();
   // Connections get their own threads (a slow client holds only its own); handlers are
   // bounded by handler_slots.

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "facepay/biometrics/enrollment.h"
+#include "facepay/flows/cameras.h"
 #include "facepay/flows/enrolment_flow.h"
 #include "facepay/flows/factor_budget.h"
 #include "facepay/flows/flow_deps.h"
@@ -104,6 +105,7 @@ struct Service::Impl {
   std::unique_ptr<payments::TransitService> transit;
   std::unique_ptr<payments::BorderLog> border_log;
   std::unique_ptr<StoreAudit> audit_sink;
+  std::unique_ptr<flows::CameraBook> cameras;  // calibration and drift of terminal cameras
   flows::FlowDeps flow_deps;  // the flows' view of deps (pointers into this Impl)
   std::vector<RouteSpec> routes;
   std::atomic<bool> stopping{false};
@@ -119,6 +121,7 @@ struct Service::Impl {
   void AddPairingRoutes();  // routes_pairing.cc: terminal screens exchange a code for a key
   void AddConsoleRoutes();  // routes_console.cc: sessions, keys, terminals, frame checks
   void AddChallengeRoutes();  // routes_challenges.cc: kiosks' active liveness challenges
+  void AddCameraRoutes();     // routes_cameras.cc: camera calibration and drift
   void AddPages();          // pages.cc: the web/ screens, when options.web_dir is set
   // When each key last called this node (GET /v1/terminals), in memory, bounded.
   mutable std::mutex last_seen_mu;  // guards last_seen

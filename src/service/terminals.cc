@@ -58,6 +58,14 @@ Status ReadList(const json& root, const char* name, std::map<std::string, T>& ou
   return Status::Ok();
 }
 
+// "camera_profile": a profile file (facepay liveness calibrate), relative to the config.
+StatusOr<std::optional<vision::CameraProfile>> Camera(const json& o, const std::string& base_dir) {
+  FACEPAY_ASSIGN_OR_RETURN(std::string cam, Str(o, "camera_profile", false));
+  if (cam.empty()) return std::optional<vision::CameraProfile>();
+  FACEPAY_ASSIGN_OR_RETURN(auto prof, vision::LoadCameraProfile(Resolve(base_dir, cam)));
+  return std::optional<vision::CameraProfile>(prof);
+}
+
 }  // namespace
 
 StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& base_dir) {
@@ -85,11 +93,7 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
     } else if (!dir.empty() && dir != "entry") {
       return Bad("gate " + g.id + ": direction must be entry or exit");
     }
-    FACEPAY_ASSIGN_OR_RETURN(std::string cam, Str(o, "camera_profile", false));
-    if (!cam.empty()) {
-      FACEPAY_ASSIGN_OR_RETURN(auto prof, vision::LoadCameraProfile(Resolve(base_dir, cam)));
-      g.camera = prof;
-    }
+    FACEPAY_ASSIGN_OR_RETURN(g.camera, Camera(o, base_dir));
     if (o.contains("edge")) {
       if (!o["edge"].is_boolean()) return Bad("gate " + g.id + ": edge must be true or false");
       g.edge = o["edge"].get<bool>();
@@ -105,14 +109,22 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
   }));
   FACEPAY_RETURN_IF_ERROR(ReadList(root, "tills", t.tills, [&](const json& o, TillConfig& c) {
     FACEPAY_ASSIGN_OR_RETURN(c.merchant_account, Str(o, "merchant_account", true));
+    FACEPAY_ASSIGN_OR_RETURN(c.camera, Camera(o, base_dir));
     return Status::Ok();
   }));
   FACEPAY_RETURN_IF_ERROR(ReadList(root, "atms", t.atms, [&](const json& o, AtmConfig& c) {
     FACEPAY_ASSIGN_OR_RETURN(c.cash_account, Str(o, "cash_account", true));
+    FACEPAY_ASSIGN_OR_RETURN(c.camera, Camera(o, base_dir));
     return Status::Ok();
   }));
-  FACEPAY_RETURN_IF_ERROR(
-      ReadList(root, "borders", t.borders, [](const json&, BorderConfig&) { return Status::Ok(); }));
+  FACEPAY_RETURN_IF_ERROR(ReadList(root, "borders", t.borders, [&](const json& o, BorderConfig& c) {
+    FACEPAY_ASSIGN_OR_RETURN(c.camera, Camera(o, base_dir));
+    return Status::Ok();
+  }));
+  FACEPAY_RETURN_IF_ERROR(ReadList(root, "kiosks", t.kiosks, [&](const json& o, KioskConfig& c) {
+    FACEPAY_ASSIGN_OR_RETURN(c.camera, Camera(o, base_dir));
+    return Status::Ok();
+  }));
   return t;
 }
 

@@ -314,6 +314,44 @@ class PgServiceStore final : public service::ServiceStore {
         });
   }
 
+  StatusOr<std::string> GetCameraState(const std::string& camera) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCameraName(camera));
+    return Run<std::string>(Retry::kAlways, [&](pqxx::work& w) -> StatusOr<std::string> {
+      const auto r = w.exec_params("SELECT state_json FROM camera_states WHERE camera = $1", camera);
+      return r.empty() ? std::string() : r[0][0].as<std::string>();
+    });
+  }
+
+  StatusOr<std::string> UpdateCameraState(
+      const std::string& camera, int64_t now_ms,
+      const std::function<std::string(std::string)>& update) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCameraName(camera));
+    // Created first so that FOR UPDATE has a row to lock (as for factor budgets).
+    return Run<std::string>(Retry::kAlways, [&](pqxx::work& w) -> StatusOr<std::string> {
+      w.exec_params("INSERT INTO camera_states(camera, state_json, updated_at_ms)"
+                    " VALUES($1, '', $2) ON CONFLICT(camera) DO NOTHING", camera, now_ms);
+      const auto r = w.exec_params(
+          "SELECT state_json FROM camera_states WHERE camera = $1 FOR UPDATE", camera);
+      std::string next = update(r.empty() ? std::string() : r[0][0].as<std::string>());
+      FACEPAY_RETURN_IF_ERROR(ValidateCameraState(next));
+      w.exec_params("UPDATE camera_states SET state_json = $2, updated_at_ms = $3 WHERE camera = $1",
+                    camera, next, now_ms);
+      return next;
+    });
+  }
+
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListCameraStates() override {
+    using Rows = std::vector<std::pair<std::string, std::string>>;
+    return Run<Rows>(Retry::kAlways, [&](pqxx::work& w) -> StatusOr<Rows> {
+      Rows out;
+      for (const auto& row : w.exec("SELECT camera, state_json FROM camera_states"
+                                    " WHERE state_json <> '' ORDER BY camera")) {
+        out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+      }
+      return out;
+    });
+  }
+
   Status PutCard(const service::CardRecord& c) override {
     FACEPAY_RETURN_IF_ERROR(ValidateCard(c));
     return Exec(Retry::kOnlyBeforeBegin, [&](pqxx::work& w) -> Status {

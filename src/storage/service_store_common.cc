@@ -113,6 +113,23 @@ Status ValidateBudgetScope(const std::string& scope) {
   return Status::Ok();
 }
 
+Status ValidateCameraName(const std::string& camera) {
+  const bool printable = std::all_of(camera.begin(), camera.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (camera.empty() || camera.size() > 200 || !printable) {
+    return InvalidArgument("invalid_camera", "a camera name is 1..200 printable bytes");
+  }
+  return Status::Ok();
+}
+
+Status ValidateCameraState(const std::string& state_json) {
+  if (state_json.size() > kMaxCameraStateBytes) {
+    return InvalidArgument("camera_state_too_large", "a camera state is at most 64 KiB");
+  }
+  return Status::Ok();
+}
+
 Status ValidateChallengeId(const std::string& id) {
   return CheckField(id, "challenge id", 1, kMaxIdLen, "invalid_challenge_id");
 }

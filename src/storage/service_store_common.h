@@ -11,7 +11,7 @@
 
 namespace facepay::storage {
 
-inline constexpr int kServiceSchemaVersion = 3;
+inline constexpr int kServiceSchemaVersion = 4;
 
 inline constexpr size_t kMaxKeyIdLen = 64;
 inline constexpr size_t kMaxRoleLen = 32;
@@ -36,6 +36,10 @@ Status ValidateRequest(const service::RequestRecord& rec);
 Status ValidateChallengeId(const std::string& id);
 // A factor budget scope: 1..200 printable ASCII bytes. InvalidArgument("invalid_budget_scope").
 Status ValidateBudgetScope(const std::string& scope);
+// A camera name is 1..200 printable bytes; a state at most kMaxCameraStateBytes.
+inline constexpr size_t kMaxCameraStateBytes = 64u << 10;
+Status ValidateCameraName(const std::string& camera);
+Status ValidateCameraState(const std::string& state_json);
 Status ValidateChallenge(const service::Challenge& c);
 Status ValidateCardId(const std::string& card_id);
 Status ValidateCard(const service::CardRecord& card);

@@ -45,6 +45,10 @@ CREATE TABLE atm_cards(
   card_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER NOT NULL DEFAULT 0);
 )sql",
+      R"sql(
+CREATE TABLE camera_states(
+  camera TEXT PRIMARY KEY, state_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
+)sql",
   };
   return kMigrations;
 }

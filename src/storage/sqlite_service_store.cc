@@ -316,6 +316,45 @@ class SqliteServiceStore final : public service::ServiceStore {
     return next;
   }
 
+  StatusOr<std::string> GetCameraState(const std::string& camera) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCameraName(camera));
+    std::lock_guard lock(mu_);
+    return ReadCameraLocked(camera);
+  }
+
+  StatusOr<std::string> UpdateCameraState(
+      const std::string& camera, int64_t now_ms,
+      const std::function<std::string(std::string)>& update) override {
+    FACEPAY_RETURN_IF_ERROR(ValidateCameraName(camera));
+    std::lock_guard lock(mu_);
+    std::string next;
+    FACEPAY_RETURN_IF_ERROR(InTxn([&]() -> Status {
+      FACEPAY_ASSIGN_OR_RETURN(std::string cur, ReadCameraLocked(camera));
+      next = update(cur);
+      FACEPAY_RETURN_IF_ERROR(ValidateCameraState(next));
+      FACEPAY_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+          "INSERT INTO camera_states(camera, state_json, updated_at_ms) VALUES(?,?,?)"
+          " ON CONFLICT(camera) DO UPDATE SET state_json = excluded.state_json,"
+          " updated_at_ms = excluded.updated_at_ms"));
+      return up.Bind(1, camera).Bind(2, next).Bind(3, now_ms).Run();
+    }));
+    return next;
+  }
+
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListCameraStates() override {
+    std::lock_guard lock(mu_);
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "SELECT camera, state_json FROM camera_states WHERE state_json <> '' ORDER BY camera"));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (;;) {
+      FACEPAY_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.emplace_back(st.Text(0), st.Text(1));
+    }
+    st.Reset();
+    return out;
+  }
+
   Status PutCard(const service::CardRecord& c) override {
     FACEPAY_RETURN_IF_ERROR(ValidateCard(c));
     std::lock_guard lock(mu_);
@@ -393,6 +432,14 @@ class SqliteServiceStore final : public service::ServiceStore {
     FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
     st.Bind(1, arg);
     return st.FirstRow([](const SqliteStmt& r) { return r.Text(0); });
+  }
+
+  StatusOr<std::string> ReadCameraLocked(const std::string& camera) {
+    FACEPAY_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "SELECT state_json FROM camera_states WHERE camera = ?"));
+    st.Bind(1, camera);
+    FACEPAY_ASSIGN_OR_RETURN(auto row, st.FirstRow([](const SqliteStmt& r) { return r.Text(0); }));
+    return row.value_or(std::string());
   }
 
   StatusOr<service::FactorBudget> ReadBudgetLocked(const std::string& scope) {

@@ -21,6 +21,7 @@
 
 namespace facepay::flows {
 
+class CameraBook;            // cameras.h
 class ChallengeOrderSource;  // liveness_challenge_flow.h
 
 struct FlowOptions {
@@ -49,6 +50,8 @@ struct FlowDeps {
   DecisionCounter* counter = nullptr;
   // The order of kiosks' active liveness challenges; null = RandomChallengeOrder.
   const ChallengeOrderSource* challenge_order = nullptr;
+  // The terminal cameras' calibration and drift; null: every camera judged uncalibrated.
+  CameraBook* cameras = nullptr;
   FlowOptions options;
 };
 

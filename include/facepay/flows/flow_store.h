@@ -1,7 +1,7 @@
 // FlowStore: what the flows (and the HTTP service above them) keep durable beside the ledger
 // and the biometric store: API keys (hashed), the append-only audit log, subject <-> account
 // links, idempotent request records (a gate's event id, a till's order id), short-lived step-up
-// challenges, second-factor budgets and ATM cards. Implemented in facepay::storage over SQLite
+// challenges, second-factor budgets, ATM cards and terminal cameras' liveness calibration. Implemented in facepay::storage over SQLite
 // and PostgreSQL (same database as the rest); facepay::service::ServiceStore names it too.
 //
 // Never holds a raw image, an embedding, a plaintext API key secret or a plaintext second
@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "facepay/common/status_or.h"
@@ -137,6 +138,17 @@ class FlowStore {
   virtual StatusOr<std::optional<CardRecord>> FindCard(const std::string& token_hash) = 0;
   // NotFound("card_not_found"); revoking twice keeps the first time.
   virtual Status RevokeCard(const std::string& card_id, int64_t at_ms) = 0;
+
+  // A terminal camera's liveness calibration state ("gate:g1", ...; flows/cameras.h owns the
+  // JSON), "" when none. UpdateCameraState atomically (across threads and nodes) replaces it by
+  // update(current) and returns the new value; `update` may run more than once. A state is at
+  // most 64 KiB: InvalidArgument("camera_state_too_large").
+  virtual StatusOr<std::string> GetCameraState(const std::string& camera) = 0;
+  virtual StatusOr<std::string> UpdateCameraState(
+      const std::string& camera, int64_t now_ms,
+      const std::function<std::string(std::string)>& update) = 0;
+  // Every camera with a state, by name.
+  virtual StatusOr<std::vector<std::pair<std::string, std::string>>> ListCameraStates() = 0;
 
   // Ok when the store can start and commit a write now (readiness); Unavailable otherwise.
   virtual Status CheckWritable() = 0;

@@ -31,9 +31,12 @@ class Identifier {
  public:
   explicit Identifier(const FlowDeps& deps) : deps_(deps) {}
 
-  // The edge probe as given, else the frames through the pipeline with the terminal's camera
-  // calibration (`cnn_logit_offset`). Errors: missing_frames, decode errors.
-  StatusOr<Probe> ProbeOf(const Sighting& s, const vision::CameraProfile* camera) const;
+  // The edge probe as given, else the frames through the pipeline with the calibration of
+  // `camera` ("gate:g1", ...: FlowDeps::cameras; none there: uncalibrated). The burst is
+  // counted in the camera's score histogram. Errors: missing_frames, decode errors, store errors.
+  StatusOr<Probe> ProbeOf(const Sighting& s, const std::string& camera) const;
+  // A probe of `camera` whose face matched an enrolled person: followed by the drift monitor.
+  void ObserveMatched(const std::string& camera, const Probe& p) const;
   // 1:N search + policy; with `second_factor` the candidates are narrowed by it.
   StatusOr<Identification> Identify(
       Probe probe, const std::function<bool(const std::string&)>* second_factor = nullptr) const;

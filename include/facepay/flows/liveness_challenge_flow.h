@@ -64,6 +64,9 @@ struct ChallengeResponse {
   std::string challenge_id;
   std::vector<std::string> frames;  // encoded images, in capture order
   double frame_interval_ms = 100;   // time between two frames (20..1000)
+  // Kiosk challenges keep the passed face for the enrolment and confirm the kiosk's camera
+  // (CameraBook::Confirmed); a camera calibration's challenges keep nothing.
+  bool for_enrolment = true;
 };
 
 // ["blink", "turn_left", ...]: the actions as the API names them.
@@ -80,6 +83,7 @@ struct ChallengeOutcome {
   std::vector<vision::ChallengeAction> actions;
   size_t completed = 0;  // actions seen, in order
   int frames = 0, face_frames = 0;
+  std::vector<float> cnn_p_live;  // the passive CNN's raw probability of each face frame
 };
 
 class LivenessChallengeFlow {

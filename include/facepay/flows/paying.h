@@ -71,6 +71,6 @@ struct PaidIdentification {
 // audits the decision with its scores. Not idempotent by itself: the caller replays answers.
 StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Caller& who,
                                                const PayingRequest& r, const Sighting& sighting,
-                                               const vision::CameraProfile* camera);
+                                               const std::string& camera);
 
 }  // namespace facepay::flows

@@ -32,6 +32,10 @@ struct Probe {
   // friendlier camera: state kOk for the search, but the decision may not be a silent accept
   // (Identifier::Identify answers step_up).
   bool liveness_unsure = false;
+  // Sequence liveness: the burst's raw (offset 0) median CNN logit and the camera offset it was
+  // judged with (CameraBook: drift, refinement). Never in a terminal's answer.
+  std::optional<float> cnn_raw_median;
+  float cnn_offset = 0;
   float quality_score = 0;
   double analyze_ms = 0;
   // The probe's record (audit log, answers). With `scores` false (terminal answers): no

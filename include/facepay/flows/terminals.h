@@ -27,14 +27,25 @@ struct GateConfig {
   bool edge = false;
   double edge_rate_per_s = 5;
 };
+// Every terminal with a camera may declare its calibration ("camera_profile"); none: judged
+// uncalibrated. The server's own calibration of a camera, when it has one, wins (cameras.h).
 struct TillConfig {
   std::string id, merchant_account;
+  std::optional<vision::CameraProfile> camera;
 };
 struct AtmConfig {
   std::string id, cash_account;
+  std::optional<vision::CameraProfile> camera;
 };
 struct BorderConfig {
   std::string id;
+  std::optional<vision::CameraProfile> camera;
+};
+// An enrolment kiosk ("kiosks": its id is the one a paired kiosk's key is bound to). A kiosk
+// the config does not name still works, judged uncalibrated.
+struct KioskConfig {
+  std::string id;
+  std::optional<vision::CameraProfile> camera;
 };
 
 struct Terminals {
@@ -44,18 +55,20 @@ struct Terminals {
   std::map<std::string, TillConfig> tills;
   std::map<std::string, AtmConfig> atms;
   std::map<std::string, BorderConfig> borders;
+  std::map<std::string, KioskConfig> kiosks;
 };
 
-// "gate:g2", "till:t1", ...: the terminals whose camera has no calibration profile (only gates
-// can declare one today), judged at the conservative liveness offset (docs/liveness.md).
+// "gate:g2", "till:t1", ...: the terminals whose config declares no calibration profile. The
+// server may hold a calibration for some of them: CameraBook::Views() says what is judged now.
 inline std::vector<std::string> UncalibratedCameras(const Terminals& t) {
   std::vector<std::string> out;
   for (const auto& [id, g] : t.gates) {
     if (!g.camera && !g.edge) out.push_back("gate:" + id);  // an edge gate judges its own camera
   }
-  for (const auto& [id, c] : t.tills) out.push_back("till:" + id);
-  for (const auto& [id, c] : t.atms) out.push_back("atm:" + id);
-  for (const auto& [id, c] : t.borders) out.push_back("border:" + id);
+  for (const auto& [id, c] : t.tills) if (!c.camera) out.push_back("till:" + id);
+  for (const auto& [id, c] : t.atms) if (!c.camera) out.push_back("atm:" + id);
+  for (const auto& [id, c] : t.borders) if (!c.camera) out.push_back("border:" + id);
+  for (const auto& [id, c] : t.kiosks) if (!c.camera) out.push_back("kiosk:" + id);
   return out;
 }
 

@@ -6,7 +6,9 @@
 //                 "edge": false, "edge_rate_per_s": 5}],
 //    "tills":   [{"id": "t1", "merchant_account": "shop:bakery"}],
 //    "atms":    [{"id": "a1", "cash_account": "cash:atm-a1"}],
-//    "borders": [{"id": "b1"}]}
+//    "borders": [{"id": "b1"}],
+//    "kiosks":  [{"id": "k1"}]}
+// Every terminal may name a "camera_profile" (flows/terminals.h).
 // Relative paths are relative to the file. Immutable after loading; thread-safe.
 #pragma once
 
@@ -22,6 +24,7 @@ namespace facepay::service {
 using flows::AtmConfig;
 using flows::BorderConfig;
 using flows::GateConfig;
+using flows::KioskConfig;
 using flows::Terminals;
 using flows::TillConfig;
 
