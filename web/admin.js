@@ -287,6 +287,7 @@ async function loadTerminals() {
   }
   terminals = res.body.terminals || [];
   fillPairingIds();
+  loadCameras();
   tb.replaceChildren(...terminals.map((x) => {
     const recent = x.last_seen_ms && Date.now() - x.last_seen_ms < SEEN_RECENTLY_MS;
     return el('tr', { dataset: { kind: x.kind, id: x.id } },
@@ -301,6 +302,56 @@ async function loadTerminals() {
   if (!terminals.length) tb.replaceChildren(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: t('admin.none') })));
 }
 loaders.terminals = loadTerminals;
+
+// ---------------------------------------------------------------- cameras
+function calibrationText(c) {
+  if (!c.calibrated) return t('admin.cam_none');
+  return t(`admin.cam_source_${c.source}`, { n: c.refinements });
+}
+function driftCell(c) {
+  const d = c.drift;
+  if (!c.calibrated) return el('span', { class: 'muted', text: t('admin.cam_drift_uncalibrated') });
+  if (d.drift_logits === null) return el('span', { class: 'muted', text: t('admin.cam_drift_wait', { n: d.bursts, min: d.min_bursts }) });
+  const text = t('admin.cam_drift_val', { d: (d.drift_logits >= 0 ? '+' : '') + d.drift_logits.toFixed(1), n: d.bursts });
+  return el('span', { class: `badge ${d.alert ? 'bad' : 'ok'}`, text: d.alert ? `${t('admin.cam_drift_alert')}: ${text}` : text });
+}
+async function forgetCalibration(c) {
+  const yes = await confirmBox(t('admin.cam_forget_title', { camera: c.camera }), t('admin.cam_forget_text'), t('admin.cam_forget'));
+  if (!yes) return;
+  const res = await api('DELETE', `/v1/cameras/${encodeURIComponent(c.camera)}/calibration`);
+  notice(res.ok ? t('admin.cam_forgotten', { camera: c.camera }) : errorText(res), res.ok ? 'ok' : 'bad');
+  loadCameras();
+}
+async function loadCameras() {
+  const res = await api('GET', '/v1/cameras');
+  const tb = $('cameras-table').tBodies[0];
+  const warn = $('cameras-warning');
+  if (!res.ok) {
+    tb.replaceChildren(el('tr', {}, el('td', { colspan: 6, class: 'error', text: errorText(res) })));
+    return;
+  }
+  const cams = res.body.items || [];
+  const uncalibrated = cams.filter((c) => !c.calibrated).map((c) => c.camera);
+  const drifted = cams.filter((c) => c.drift.alert).map((c) => c.camera);
+  const lines = [];
+  if (uncalibrated.length) lines.push(t('admin.cam_warn_uncalibrated', { n: uncalibrated.length, list: uncalibrated.join(', ') }));
+  if (drifted.length) lines.push(t('admin.cam_warn_drift', { list: drifted.join(', ') }));
+  warn.textContent = lines.join(' ');
+  warn.hidden = !lines.length;
+  tb.replaceChildren(...cams.map((c) => {
+    const p = c.calibration_in_progress;
+    return el('tr', { dataset: { camera: c.camera } },
+      el('td', { class: 'mono', text: c.camera }),
+      el('td', {}, el('span', { class: `badge ${c.calibrated ? 'ok' : 'bad'}`, text: calibrationText(c) })),
+      el('td', { class: 'mono', text: (c.judged_offset >= 0 ? '+' : '') + c.judged_offset.toFixed(2) }),
+      el('td', {}, driftCell(c)),
+      el('td', { text: p.passages ? t('admin.cam_progress', { p: p.passages, pn: p.passages_needed, f: p.frames, fn: p.frames_needed }) : '–' }),
+      el('td', {}, role === 'admin' && c.calibrated && c.source !== 'config'
+        ? el('button', { type: 'button', class: 'secondary small', onclick: () => forgetCalibration(c), text: t('admin.cam_forget') })
+        : null));
+  }));
+  if (!cams.length) tb.replaceChildren(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: t('admin.none') })));
+}
 
 // ---------------------------------------------------------------- subjects
 let subjectPages = [''];   // the `after` of each page seen

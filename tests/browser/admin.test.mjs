@@ -134,6 +134,18 @@ test('the dashboard shows the passages just made, and an erasure there makes the
   assert.equal(drawn, 5, 'five uPlot charts');
   await shot(page, 'admin-live');
 
+  // Cameras (issue 16): how each terminal camera is judged, with a warning for the uncalibrated.
+  await page.click('#tabs button[data-tab="terminals"]');
+  await page.waitForSelector('#cameras-table tr[data-camera="gate:g2"]');
+  assert.match(await page.textContent('#cameras-table tr[data-camera="gate:g2"]'), /not calibrated/);
+  assert.match(await page.textContent('#cameras-table tr[data-camera="gate:g2"]'), /-7\.00/);
+  assert.match(await page.textContent('#cameras-table tr[data-camera="gate:g1"]'), /from the terminals file/);
+  assert.ok(await page.isVisible('#cameras-warning'));
+  assert.match(await page.textContent('#cameras-warning'), /gate:g2/);
+  assert.doesNotMatch(await page.textContent('#cameras-warning'), /gate:g1\b/);
+  await page.locator('#cameras-table').scrollIntoViewIfNeeded();
+  await shot(page, 'admin-cameras');
+
   for (const tab of ['terminals', 'policy', 'audit']) {
     await page.click(`#tabs button[data-tab="${tab}"]`);
     await page.waitForSelector(`#tab-${tab} tbody tr, #tab-${tab} dl dt`);
