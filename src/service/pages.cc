@@ -82,8 +82,9 @@ void Service::Impl::AddPages() {
   server->Get("/admin", [root](const httplib::Request&, httplib::Response& res) {
     SendFile(root, "admin.html", true, res);
   });
-  // One page per terminal kind; the id in the path is the terminal the page pairs as.
-  server->Get(R"(/kiosk/(gate|till|border|enroll|erase)/[A-Za-z0-9_.:-]{1,64})",
+  // One page per terminal kind; the id in the path is the terminal the page pairs as (for the
+  // calibration page: the camera it calibrates, e.g. gate:g2).
+  server->Get(R"(/kiosk/(gate|till|border|enroll|erase|calibrate)/[A-Za-z0-9_.:-]{1,64})",
               [root](const httplib::Request& req, httplib::Response& res) {
                 SendFile(root, req.matches[1].str() + ".html", true, res);
               });
