@@ -346,7 +346,7 @@ async function loadCameras() {
       el('td', { class: 'mono', text: (c.judged_offset >= 0 ? '+' : '') + c.judged_offset.toFixed(2) }),
       el('td', {}, driftCell(c)),
       el('td', { text: p.passages ? t('admin.cam_progress', { p: p.passages, pn: p.passages_needed, f: p.frames, fn: p.frames_needed }) : '–' }),
-      el('td', {}, role === 'admin' && !c.camera.startsWith('kiosk:')
+      el('td', {}, role === 'admin'
         ? el('a', { class: 'small', href: `/kiosk/calibrate/${encodeURIComponent(c.camera)}`, target: '_blank', title: t('admin.cam_calibrate_help'), text: t('admin.cam_calibrate') })
         : null,
       ' ',
