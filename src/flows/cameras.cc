@@ -119,7 +119,7 @@ std::optional<float> RawMedianLogit(const std::vector<vision::FrameCue>& cues) {
 
 CameraBook::CameraBook(const Terminals& terminals, FlowStore& store, payments::Clock& clock,
                        AuditSink& audit, const vision::SequenceModel* sequence)
-    : terminals_(terminals), store_(store), clock_(clock), audit_(audit), sequence_(sequence) {
+    : store_(store), clock_(clock), audit_(audit), sequence_(sequence) {
   for (const auto& [id, g] : terminals.gates) {
     if (!g.edge) configured_["gate:" + id] = g.camera;  // an edge gate judges its own camera
   }

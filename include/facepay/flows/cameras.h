@@ -82,8 +82,8 @@ struct CalibrationProgress {
 
 class CameraBook {
  public:
-  // `terminals`, `store`, `clock` and `audit` outlive the book. `sequence` may be null (no
-  // sequence liveness: nothing is judged, so nothing is calibrated).
+  // `store`, `clock` and `audit` outlive the book; the cameras are read from `terminals` now.
+  // `sequence` may be null (no sequence liveness: nothing is judged, so nothing is calibrated).
   CameraBook(const Terminals& terminals, FlowStore& store, payments::Clock& clock, AuditSink& audit,
              const vision::SequenceModel* sequence);
 
@@ -130,7 +130,6 @@ class CameraBook {
   };
   void FillDrift(CameraView& v) const;
 
-  const Terminals& terminals_;
   FlowStore& store_;
   payments::Clock& clock_;
   AuditSink& audit_;
