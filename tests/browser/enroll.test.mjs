@@ -26,7 +26,7 @@ after(async () => {
   if (srv) await srv.stop();
 });
 
-async function enrolThroughKiosk(page, { phone, pin, topup, label }) {
+async function enrolThroughKiosk(page, { phone, pin, topup, label, retries = 0 }) {
   await page.click('#welcome-go');
   await waitState(page, 'consent');
   const version = (await page.textContent('#consent-version')).trim();
@@ -43,7 +43,18 @@ async function enrolThroughKiosk(page, { phone, pin, topup, label }) {
     await page.waitForSelector('#prompt:not([hidden])');
     await shot(page, `enroll-${label}-challenge`);
   }
-  await waitState(page, 'factors', 60000);
+  // After two unseen tries the kiosk refuses ("The movements were not seen"); a person then
+  // starts again, and so does this test: the fake camera loops a 1.5 s clip, so where its
+  // blink falls against the prompts (and the 8 frames a second the page samples) varies.
+  const next = await page.waitForFunction(() => ['factors', 'refused'].includes(document.body.dataset.state) ? document.body.dataset.state : false, null, { timeout: 60000 });
+  if ((await next.jsonValue()) === 'refused') {
+    const reason = await page.getAttribute('#refused-text', 'data-reason');
+    if (reason !== 'challenge_failed' || retries >= 2) return { state: 'refused', reason, version, challenge: {} };
+    await shot(page, `enroll-${label}-unseen-${retries + 1}`);
+    await page.click('#refused-again');
+    await waitState(page, 'welcome');
+    return enrolThroughKiosk(page, { phone, pin, topup, label, retries: retries + 1 });
+  }
   const challenge = await page.evaluate(() => ({
     actions: document.body.dataset.challenge || '',
     result: document.body.dataset.challengeResult || '',
@@ -66,7 +77,7 @@ async function enrolThroughKiosk(page, { phone, pin, topup, label }) {
   const end = await page.waitForFunction(() => ['done', 'refused'].includes(document.body.dataset.state) ? document.body.dataset.state : false, null, { timeout: 90000 });
   const state = await end.jsonValue();
   await shot(page, `enroll-${label}-${state}`);
-  return { state, version, challenge };
+  return { state, version, challenge, retries };
 }
 
 test('enrol the person of a real clip at the kiosk, pass the gate with a later part of the clip, then the same face again is refused', async (t) => {
@@ -83,11 +94,16 @@ test('enrol the person of a real clip at the kiosk, pass the gate with a later p
   await page.click('#pair-submit');
   await waitState(page, 'welcome');
   await shot(page, 'enroll-welcome');
-  const id = (await page.inputValue('#subject-id')).trim();
+  let id = (await page.inputValue('#subject-id')).trim();
   assert.match(id, /^p-[0-9a-z]{8}$/);
 
   const first = await enrolThroughKiosk(page, { phone: '4321', pin: '2468', topup: 2000, label: 'first' });
   assert.equal(first.state, 'done', await page.textContent('#refused-text').catch(() => ''));
+  if (first.retries) {
+    t.diagnostic(`started again ${first.retries} time(s) after unseen movements`);
+    id = (await page.textContent('#done-id')).trim();  // a new start draws a new id
+    assert.match(id, /^p-[0-9a-z]{8}$/);
+  }
   assert.equal((await page.textContent('#done-id')).trim(), id);
   assert.equal(await page.getAttribute('#done-balance', 'data-minor'), '2000');
 
