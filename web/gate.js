@@ -2,20 +2,23 @@
 // Paired first; then an always-on camera, a live hint from /v1/frames/check every ~350 ms, and
 // when the hint is "ok" a burst posted as a passage with a fresh event id. The answer is shown
 // green (fare, balance, cap) or red (a sentence, never a code); a step-up asks for the phone's
-// last 4 digits on an on-screen keypad. A lost connection or a 5xx retries the SAME request
+// last 4 digits on an on-screen keypad, or, when only liveness was in doubt and the server
+// offers movements, prompts them over the camera (blink, turn, smile in the server's order) and
+// sends what it recorded; digits remain if they were not seen. A lost connection or a 5xx retries the SAME request
 // with the SAME event id (the server settles a passage once per event id): never a second fare.
 //
 // For tests, <body> records: data-state (unpaired, idle, capturing, sending, retrying, pass,
-// refuse, step_up, closed), data-last-event-id, data-last-outcome, data-last-reason,
+// refuse, step_up, moves, closed), data-last-event-id, data-last-outcome, data-last-reason,
 // data-last-latency-ms (burst sent -> answer painted), data-last-attempts, data-results (a
-// counter, bumped once the result is painted). URL query (tests only): hold_ms, check_ms,
+// counter, bumped once the result is painted), data-moves (the movements asked),
+// data-moves-result (passed, or failed:<reason>). URL query (tests only): hold_ms, check_ms,
 // burst_frames, burst_interval_ms, retry_max_ms, stepup_timeout_ms, currency.
 import { call } from './common/api.js';
 import { t, reasonText, money } from './common/strings.js';
 import { openCamera, grabJpeg, captureBurst } from './common/camera.js';
 import { requirePairing } from './common/pairing.js';
 import { callRetrying, errorCode, newKey } from './common/retry.js';
-import { $, translateStatic, show, Keypad } from './kiosk_ui.js';
+import { $, translateStatic, show, Keypad, prompts } from './kiosk_ui.js';
 
 const gate = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
 const query = new URLSearchParams(location.search);
@@ -176,7 +179,11 @@ function showAnswer(r, t0) {
     if (s && s.declined) return refuse(s.reason || 'insufficient_funds', t0);
     return refuse((s && s.reason) || 'no_linked_account', t0);
   }
-  if (d.outcome === 'step_up' && r.body.challenge) return stepUp(r.body.challenge, t0);
+  if (d.outcome === 'step_up' && r.body.challenge) {
+    const ch = r.body.challenge;
+    if (ch.movements && Array.isArray(ch.movements.actions) && ch.movements.actions.length) return moves(ch, t0);
+    return stepUp(ch, t0);
+  }
   return refuse(d.reason || 'no_match', t0);
 }
 
@@ -273,6 +280,43 @@ function stepUp(ch, t0, message = '') {
   painted(t0, 'step_up', '');
   armStepUpTimeout();
 }
+
+// ---------------------------------------------------------------- step-up: movements
+// The server drew the movements when it answered; a recorded video cannot know them. One
+// response per step-up: the keypad takes over when they were not seen.
+async function moves(ch, t0) {
+  challenge = ch;
+  const my = epoch;
+  const m = ch.movements;
+  body.dataset.moves = m.actions.join(',');
+  delete body.dataset.movesResult;
+  show('moves');
+  painted(t0, 'step_up', 'movements');
+  const rec = await prompts($('video'), m.actions, Number(m.step_timeout_ms) || 4000, grabJpeg,
+    { maxFrames: Number(m.max_frames) || 48, live: () => my === epoch && state() === 'moves' });
+  if (my !== epoch || state() !== 'moves') return;  // gone, or chose the keypad
+  const form = new FormData();
+  form.append('frame_interval_ms', String(rec.intervalMs));
+  rec.frames.forEach((f, i) => form.append('frames', f, `move${i}.jpg`));
+  const t1 = performance.now();
+  const r = await send(
+    `/v1/gates/${encodeURIComponent(gate)}/passages/${encodeURIComponent(ch.id)}/movements`,
+    { form }, my);
+  if (r === null || my !== epoch) return;
+  const seen = r.ok && r.body.movements;
+  if (seen) body.dataset.movesResult = `${seen.result}${seen.failure ? `:${seen.failure}` : ''}`;
+  if (r.ok && !r.body.settlement && r.body.attempts_left !== undefined) {
+    const left = Number(r.body.attempts_left);
+    const why = seen && seen.failure === 'face_mismatch' ? 'gate.moves_face' : 'gate.moves_failed';
+    if (left > 0) return stepUp({ ...ch, movements: null, attempts: left }, t1, t(why));
+    return refuse('step_up_failed', t1);
+  }
+  showAnswer(r, t1);
+}
+
+$('moves-digits').addEventListener('click', () => {
+  if (state() === 'moves' && challenge) stepUp({ ...challenge, movements: null }, undefined);
+});
 
 $('stepup-cancel').addEventListener('click', () => toIdle());
 $('stepup-ok').addEventListener('click', async () => {

@@ -91,7 +91,8 @@ const ICONS = { blink: '◉ ◉', turn_left: '⟵', turn_right: '⟶', smile: '�
 
 // Draws each action's prompt for its share of time while recording frames at a steady interval:
 // first a short "look straight" (the server's baseline), then the actions in the server's
-// order. Returns {frames: Blob[], intervalMs}.
+// order. `opts.live()` false stops early (the person chose another way). Returns
+// {frames: Blob[], intervalMs}.
 export async function prompts(video, actions, stepTimeoutMs, grab, opts = {}) {
   const baselineMs = opts.baselineMs ?? 900;
   const stepMs = Math.min(stepTimeoutMs, opts.stepMs ?? 2200);
@@ -105,7 +106,8 @@ export async function prompts(video, actions, stepTimeoutMs, grab, opts = {}) {
   const t0 = performance.now();
   let slot = 0;
   let start = t0;
-  for (let i = 0; i < schedule.length; i++) {
+  const live = opts.live || (() => true);
+  for (let i = 0; i < schedule.length && live(); i++) {
     const { action, ms } = schedule[i];
     $('prompt-icon').textContent = ICONS[action] || '•';
     $('prompt-text').textContent = t(`enroll.do_${action}`);
@@ -113,7 +115,7 @@ export async function prompts(video, actions, stepTimeoutMs, grab, opts = {}) {
     box.dataset.step = String(i);
     document.body.dataset.prompt = action;
     const end = start + ms;
-    while (performance.now() < end) {
+    while (performance.now() < end && live()) {
       const due = t0 + slot * intervalMs;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);

@@ -11,6 +11,7 @@ const char* ChallengeKindName(ChallengeKind k) {
     case ChallengeKind::kAtmVerification: return "atm_verification";
     case ChallengeKind::kLiveness: return "liveness_challenge";
     case ChallengeKind::kLivenessPassed: return "liveness_challenge:passed";
+    case ChallengeKind::kStepUpLiveness: return "step_up:liveness";
   }
   return "";
 }
@@ -18,7 +19,7 @@ const char* ChallengeKindName(ChallengeKind k) {
 std::optional<ChallengeKind> ParseChallengeKind(const std::string& name) {
   for (ChallengeKind k : {ChallengeKind::kPassageStepUp, ChallengeKind::kPaymentStepUp,
                           ChallengeKind::kAtmVerification, ChallengeKind::kLiveness,
-                          ChallengeKind::kLivenessPassed}) {
+                          ChallengeKind::kLivenessPassed, ChallengeKind::kStepUpLiveness}) {
     if (name == ChallengeKindName(k)) return k;
   }
   return std::nullopt;

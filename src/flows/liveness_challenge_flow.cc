@@ -92,33 +92,34 @@ const char* ChallengeResultName(ChallengeResult r) {
   return r == ChallengeResult::kPassed ? "passed" : "failed";
 }
 
-StatusOr<IssuedLivenessChallenge> LivenessChallengeFlow::Issue(const Caller& who) const {
+std::vector<vision::ChallengeAction> DrawChallengeOrder(const FlowDeps& deps) {
   static const RandomChallengeOrder kRandom;
   const ChallengeOrderSource& source =
-      deps_.challenge_order != nullptr ? *deps_.challenge_order : kRandom;
-  const int64_t now_ms = deps_.clock->NowMs();
-  const vision::ChallengeConfig config;
-  IssuedLivenessChallenge out;
-  out.id = NewChallengeId();
-  out.actions = source.Draw(kChallengeSteps);
-  out.expires_at_ms = now_ms + deps_.options.challenge_ttl_ms;
-  out.step_timeout_ms = config.step_timeout_ms;
-  out.baseline_frames = config.baseline_frames;
-  Challenge c;
-  c.id = out.id;
-  c.kind = ChallengeKindName(ChallengeKind::kLiveness);
-  c.terminal = who.terminal;
-  c.expires_at_ms = out.expires_at_ms;
-  c.attempts_left = 1;
-  c.payload_json = json{{"key", who.actor}, {"actions", ChallengeActionsJson(out.actions)}}.dump();
-  FACEPAY_RETURN_IF_ERROR(deps_.store->PutChallenge(c));
-  deps_.audit->Audit(who, now_ms, "liveness_challenge", out.id, "issued",
-                     {{"actions", ChallengeActionsJson(out.actions)}});
+      deps.challenge_order != nullptr ? *deps.challenge_order : kRandom;
+  return source.Draw(kChallengeSteps);
+}
+
+std::vector<vision::ChallengeAction> ChallengeActionsFrom(const json& names) {
+  std::vector<vision::ChallengeAction> out;
+  if (!names.is_array()) return out;
+  for (const auto& name : names) {
+    vision::ChallengeAction a;
+    if (name.is_string() && vision::ParseChallengeAction(name.get<std::string>(), &a)) {
+      out.push_back(a);
+    }
+  }
   return out;
 }
 
-StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
-                                                          const ChallengeResponse& r) const {
+std::optional<float> MedianLogit(const std::vector<float>& p_live) {
+  if (p_live.empty()) return std::nullopt;
+  std::vector<float> logits;
+  for (float q : p_live) logits.push_back(vision::Logit(q));
+  std::nth_element(logits.begin(), logits.begin() + static_cast<long>(logits.size() / 2), logits.end());
+  return logits[logits.size() / 2];
+}
+
+Status CheckChallengeResponse(const ChallengeResponse& r) {
   if (r.frames.empty()) return InvalidArgument("missing_frames", "send the response's 'frames'");
   if (static_cast<int>(r.frames.size()) > kMaxChallengeFrames) {
     return InvalidArgument("too_many_frames", "a response has at most " +
@@ -128,18 +129,15 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
       r.frame_interval_ms > 1000) {
     return InvalidArgument("invalid_frame_interval_ms", "frame_interval_ms must be 20..1000");
   }
-  const int64_t now_ms = deps_.clock->NowMs();
-  // Checked before the challenge is spent: another key cannot burn it.
-  FACEPAY_RETURN_IF_ERROR(Own(*deps_.store, who, r.challenge_id, ChallengeKind::kLiveness).status());
-  FACEPAY_ASSIGN_OR_RETURN(Challenge c, deps_.store->TakeChallengeAttempt(r.challenge_id, now_ms, true));
-  const json p = json::parse(c.payload_json, nullptr, false);
-  ChallengeOutcome out;
-  for (const auto& name : p.value("actions", json::array())) {
-    vision::ChallengeAction a;
-    if (name.is_string() && vision::ParseChallengeAction(name.get<std::string>(), &a)) {
-      out.actions.push_back(a);
-    }
-  }
+  return Status::Ok();
+}
+
+StatusOr<JudgedResponse> JudgeChallengeResponse(const FlowDeps& deps,
+                                                const std::vector<vision::ChallengeAction>& actions,
+                                                const ChallengeResponse& r, bool embed) {
+  JudgedResponse j;
+  ChallengeOutcome& out = j.outcome;
+  out.actions = actions;
   vision::ActiveChallenge judge(out.actions, {});
   vision::AnalyzeOptions ao;
   ao.single_subject = true;
@@ -149,8 +147,8 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   bool multiple = false;
   for (size_t i = 0; i < r.frames.size(); ++i) {
     FACEPAY_ASSIGN_OR_RETURN(cv::Mat img,
-                             vision::DecodeImage(r.frames[i], deps_.pipeline->options().decode));
-    FACEPAY_ASSIGN_OR_RETURN(auto a, deps_.pipeline->Analyze(img, ao));
+                             vision::DecodeImage(r.frames[i], deps.pipeline->options().decode));
+    FACEPAY_ASSIGN_OR_RETURN(auto a, deps.pipeline->Analyze(img, ao));
     ++out.frames;
     vision::FrameCue cue;
     cue.t_ms = r.frame_interval_ms * static_cast<double>(i);
@@ -175,19 +173,69 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   } else {
     out.failure = judge.failure().empty() ? "incomplete" : judge.failure();
   }
+  if (out.result == ChallengeResult::kPassed && embed) {
+    // The face that passed: the best-quality frame's, embedded now.
+    vision::AnalyzeOptions eo;
+    eo.single_subject = true;
+    eo.liveness = false;
+    FACEPAY_ASSIGN_OR_RETURN(auto a, deps.pipeline->Analyze(best, eo));
+    if (a.status != vision::FaceStatus::kOk || a.faces.empty() || a.faces[0].embedding.empty()) {
+      return Internal("challenge_face_lost", "the best frame of a passed response has no face");
+    }
+    j.face = a.faces[0].embedding;
+  }
+  return j;
+}
+
+json ChallengeOutcomeJson(const ChallengeOutcome& o) {
+  json j = {{"result", ChallengeResultName(o.result)}, {"failure", o.failure},
+            {"actions", ChallengeActionsJson(o.actions)}, {"completed", o.completed},
+            {"frames", o.frames}, {"face_frames", o.face_frames}};
+  if (auto m = MedianLogit(o.cnn_p_live)) j["cnn_raw_logit"] = *m;
+  return j;
+}
+
+StatusOr<IssuedLivenessChallenge> LivenessChallengeFlow::Issue(const Caller& who) const {
+  const int64_t now_ms = deps_.clock->NowMs();
+  const vision::ChallengeConfig config;
+  IssuedLivenessChallenge out;
+  out.id = NewChallengeId();
+  out.actions = DrawChallengeOrder(deps_);
+  out.expires_at_ms = now_ms + deps_.options.challenge_ttl_ms;
+  out.step_timeout_ms = config.step_timeout_ms;
+  out.baseline_frames = config.baseline_frames;
+  Challenge c;
+  c.id = out.id;
+  c.kind = ChallengeKindName(ChallengeKind::kLiveness);
+  c.terminal = who.terminal;
+  c.expires_at_ms = out.expires_at_ms;
+  c.attempts_left = 1;
+  c.payload_json = json{{"key", who.actor}, {"actions", ChallengeActionsJson(out.actions)}}.dump();
+  FACEPAY_RETURN_IF_ERROR(deps_.store->PutChallenge(c));
+  deps_.audit->Audit(who, now_ms, "liveness_challenge", out.id, "issued",
+                     {{"actions", ChallengeActionsJson(out.actions)}});
+  return out;
+}
+
+StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
+                                                          const ChallengeResponse& r) const {
+  FACEPAY_RETURN_IF_ERROR(CheckChallengeResponse(r));
+  const int64_t now_ms = deps_.clock->NowMs();
+  // Checked before the challenge is spent: another key cannot burn it.
+  FACEPAY_RETURN_IF_ERROR(Own(*deps_.store, who, r.challenge_id, ChallengeKind::kLiveness).status());
+  FACEPAY_ASSIGN_OR_RETURN(Challenge c, deps_.store->TakeChallengeAttempt(r.challenge_id, now_ms, true));
+  const json p = json::parse(c.payload_json, nullptr, false);
+  FACEPAY_ASSIGN_OR_RETURN(
+      JudgedResponse j,
+      JudgeChallengeResponse(deps_, ChallengeActionsFrom(p.value("actions", json::array())), r,
+                             r.for_enrolment));
+  const ChallengeOutcome& out = j.outcome;
   json detail = {{"actions", ChallengeActionsJson(out.actions)}, {"completed", out.completed},
                  {"frames", out.frames},               {"face_frames", out.face_frames},
                  {"failure", out.failure}};
   if (out.result == ChallengeResult::kPassed && r.for_enrolment) {
-    // The face to hold the enrolment to: the best-quality frame's, embedded now.
-    vision::AnalyzeOptions eo;
-    eo.single_subject = true;
-    eo.liveness = false;
-    FACEPAY_ASSIGN_OR_RETURN(auto a, deps_.pipeline->Analyze(best, eo));
-    if (a.status != vision::FaceStatus::kOk || a.faces.empty() || a.faces[0].embedding.empty()) {
-      return Internal("challenge_face_lost", "the best frame of a passed response has no face");
-    }
-    const vision::Embedding& e = a.faces[0].embedding;
+    // The face to hold the enrolment to.
+    const vision::Embedding& e = j.face;
     const std::string raw(reinterpret_cast<const char*>(e.data()), e.size() * sizeof(float));
     Challenge passed;
     passed.id = PassedIdOf(c.id);
@@ -201,15 +249,12 @@ StatusOr<ChallengeOutcome> LivenessChallengeFlow::Respond(const Caller& who,
   }
   deps_.audit->Audit(who, now_ms, "liveness_challenge", c.id, ChallengeResultName(out.result),
                      std::move(detail));
-  if (out.result == ChallengeResult::kPassed && r.for_enrolment && deps_.cameras != nullptr &&
-      !out.cnn_p_live.empty()) {
-    std::vector<float> logits;
-    for (float q : out.cnn_p_live) logits.push_back(vision::Logit(q));
-    std::nth_element(logits.begin(), logits.begin() + static_cast<long>(logits.size() / 2), logits.end());
-    Status refined = deps_.cameras->Confirmed(who, "kiosk:" + c.terminal, logits[logits.size() / 2]);
-    if (!refined.ok()) return refined;
+  if (out.result == ChallengeResult::kPassed && r.for_enrolment && deps_.cameras != nullptr) {
+    if (auto m = MedianLogit(out.cnn_p_live)) {
+      FACEPAY_RETURN_IF_ERROR(deps_.cameras->Confirmed(who, "kiosk:" + c.terminal, *m));
+    }
   }
-  return out;
+  return std::move(j.outcome);
 }
 
 StatusOr<vision::Embedding> LivenessChallengeFlow::TakePassed(const Caller& who,

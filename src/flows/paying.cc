@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "facepay/flows/liveness_challenge_flow.h"
 #include "facepay/flows/records.h"
 #include "facepay/payments/result_json.h"
 
@@ -17,7 +18,19 @@ double MsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
 }
 
+// The terminal's screen can draw an active challenge's movements (terminals config).
+bool ShowsPrompts(const FlowDeps& deps, const PayingRequest& r) {
+  if (r.flow == PayingFlow::kPassage) {
+    auto it = deps.terminals->gates.find(r.terminal);
+    return it != deps.terminals->gates.end() && it->second.shows_prompts && !it->second.edge;
+  }
+  auto it = deps.terminals->tills.find(r.terminal);
+  return it != deps.terminals->tills.end() && it->second.shows_prompts;
+}
+
 }  // namespace
+
+std::string StepUpMovesId(const std::string& step_up_id) { return step_up_id + ".moves"; }
 
 const char* PayingFlowName(PayingFlow f) { return f == PayingFlow::kPassage ? "passage" : "payment"; }
 
@@ -113,8 +126,24 @@ StatusOr<PaidIdentification> IdentifyAndSettle(const FlowDeps& deps, const Calle
     // A right second factor confirms the burst was the person: it may refine the camera.
     if (id.probe.cnn_raw_median) payload["camera"] = {{"name", camera}, {"cnn_raw", *id.probe.cnn_raw_median}};
     ch.payload_json = payload.dump();
+    IssuedChallenge issued{ch.id, ch.expires_at_ms, ch.attempts_left, {}};
+    if (id.decision.rule == "liveness_unsure" && ShowsPrompts(deps, r)) {
+      // The face matched one person; only liveness is in doubt. Movements drawn now, which a
+      // replayed video cannot know, may answer it instead of a code (StepUpFlow::RunMoves).
+      // Stored first: a step-up that offers a challenge always has one.
+      issued.actions = DrawChallengeOrder(deps);
+      Challenge moves;
+      moves.id = StepUpMovesId(ch.id);
+      moves.kind = ChallengeKindName(ChallengeKind::kStepUpLiveness);
+      moves.terminal = r.terminal;
+      moves.expires_at_ms = ch.expires_at_ms;
+      moves.attempts_left = 1;
+      moves.payload_json = json{{"actions", ChallengeActionsJson(issued.actions)}}.dump();
+      FACEPAY_RETURN_IF_ERROR(deps.store->PutChallenge(moves));
+      audit["challenge_actions"] = ChallengeActionsJson(issued.actions);
+    }
     FACEPAY_RETURN_IF_ERROR(deps.store->PutChallenge(ch));
-    out.challenge = IssuedChallenge{ch.id, ch.expires_at_ms, ch.attempts_left};
+    out.challenge = std::move(issued);
     audit["challenge"] = ch.id;
   }
   out.total_ms = MsSince(t0);

@@ -1,5 +1,6 @@
 #include "flow_answers.h"
 
+#include "facepay/flows/liveness_challenge_flow.h"
 #include "facepay/flows/records.h"
 
 namespace facepay::service {
@@ -21,6 +22,15 @@ json PaidIdentificationJson(const flows::PaidIdentification& p, flows::PayingFlo
                          {"expires_at_ms", p.challenge->expires_at_ms},
                          {"attempts", p.challenge->attempts},
                          {"factors", json::array({"phone_last4", "pin"})}};
+    if (!p.challenge->actions.empty()) {
+      // The movements the terminal may prompt instead of asking for a code (one response).
+      const vision::ChallengeConfig config;
+      body["challenge"]["factors"].push_back("movements");
+      body["challenge"]["movements"] = {{"actions", flows::ChallengeActionsJson(p.challenge->actions)},
+                                        {"step_timeout_ms", config.step_timeout_ms},
+                                        {"baseline_frames", config.baseline_frames},
+                                        {"max_frames", flows::kMaxChallengeFrames}};
+    }
   }
   timings["total"] = p.total_ms;
   body["timings_ms"] = timings;
@@ -35,6 +45,18 @@ json StepUpJson(const flows::StepUpOutcome& o, flows::PayingFlow f,
     body["settlement"] = flows::SettlementJson(*o.settlement, f);
   } else {
     body["attempts_left"] = o.attempts_left;
+  }
+  if (o.movements) {
+    // What was seen, never a score: a terminal learns whether the movements were followed.
+    body["movements"] = {{"result", flows::ChallengeResultName(o.movements->result)},
+                         {"failure", o.movements->failure},
+                         {"completed", o.movements->completed},
+                         {"frames", o.movements->frames},
+                         {"face_frames", o.movements->face_frames}};
+    if (o.movements->result == flows::ChallengeResult::kPassed && !o.settlement) {
+      body["movements"]["result"] = "failed";  // followed, by another face
+      body["movements"]["failure"] = "face_mismatch";
+    }
   }
   return body;
 }

@@ -15,7 +15,7 @@ nlohmann::json IdentificationTimings(const flows::Identification& id);
 // {"decision", "probe", ["settlement"], ["challenge"], "timings_ms"}
 nlohmann::json PaidIdentificationJson(const flows::PaidIdentification& p, flows::PayingFlow f,
                                       bool scores);
-// {"decision", "challenge_id", ["settlement"] | ["attempts_left"]}
+// {"decision", "challenge_id", ["settlement"] | ["attempts_left"], ["movements"]}
 nlohmann::json StepUpJson(const flows::StepUpOutcome& o, flows::PayingFlow f,
                           const std::string& challenge_id, bool scores);
 

@@ -64,6 +64,37 @@ void Service::Impl::AddTerminalRoutes() {
     return Reply{200, StepUpJson(*out, flow, r.challenge_id, c.SeesScores())};
   };
 
+  // The movements a step-up offered (liveness unsure at a terminal that shows prompts), as the
+  // terminal recorded them. A retry with the same frames gets the same answer.
+  auto moves = [this](Call& c, PayingFlow flow) -> StatusOr<Reply> {
+    flows::StepUpMovesRequest r{flow, c.terminal, c.Param(2), {}};
+    if (r.challenge_id.size() > 64) return NotFound("challenge_not_found", "no such challenge at this terminal");
+    FACEPAY_ASSIGN_OR_RETURN(Input in, ReadInput(c.req, flows::kMaxChallengeFrames));
+    if (auto it = in.images.find("frames"); it != in.images.end()) r.response.frames = it->second;
+    if (in.images.size() > (in.images.contains("frames") ? 1u : 0u)) {
+      return InvalidArgument("unexpected_images", "a response sends 'frames' only");
+    }
+    if (in.fields.contains("frame_interval_ms")) {
+      if (!in.fields["frame_interval_ms"].is_number()) {
+        return InvalidArgument("invalid_frame_interval_ms", "frame_interval_ms is a number");
+      }
+      r.response.frame_interval_ms = in.fields["frame_interval_ms"].get<double>();
+    }
+    r.response.for_enrolment = false;
+    auto reply = Idempotent(c, "moves:" + c.terminal, r.challenge_id, in, [&]() -> StatusOr<Reply> {
+      StepUpAnswers answers(*this, c, flow);
+      FACEPAY_ASSIGN_OR_RETURN(auto out, flows::StepUpFlow(flow_deps).RunMoves(c.Who(), r, answers));
+      if (answers.reply) return std::move(*answers.reply);
+      return Reply{200, StepUpJson(*out, flow, r.challenge_id, c.SeesScores())};
+    });
+    // Other frames for movements already answered: one answer per step-up, said as such.
+    if (!reply.ok() && reply.status().reason() == "idempotency_key_reused") {
+      return FailedPrecondition("challenge_used",
+                                "this step-up's movements were already answered; the code still works");
+    }
+    return reply;
+  };
+
   Register({"POST", "/v1/gates/{gate}/passages", {Role::kGate}, TerminalKind::kGate,
             "A passage: frames (or an edge template) + event_id -> decision + fare; idempotent "
             "on event_id",
@@ -93,6 +124,11 @@ void Service::Impl::AddTerminalRoutes() {
   Register({"POST", "/v1/gates/{gate}/passages/{challenge}/step-up", {Role::kGate},
             TerminalKind::kGate, "Complete a passage's step-up with phone_last4 or pin",
             [step_up](Call& c) { return step_up(c, PayingFlow::kPassage); }});
+  Register({"POST", "/v1/gates/{gate}/passages/{challenge}/movements", {Role::kGate},
+            TerminalKind::kGate,
+            "Complete a passage's step-up with the movements it offered: `frames` recorded "
+            "while the prompts were shown (up to 48) and `frame_interval_ms`; one response",
+            [moves](Call& c) { return moves(c, PayingFlow::kPassage); }});
   Register({"POST", "/v1/tills/{till}/payments", {Role::kMerchant}, TerminalKind::kTill,
             "A purchase: amount_minor + order_id + frames -> decision + charge; idempotent on "
             "order_id",
@@ -117,6 +153,10 @@ void Service::Impl::AddTerminalRoutes() {
   Register({"POST", "/v1/tills/{till}/payments/{challenge}/step-up", {Role::kMerchant},
             TerminalKind::kTill, "Complete a payment's step-up with phone_last4 or pin",
             [step_up](Call& c) { return step_up(c, PayingFlow::kPayment); }});
+  Register({"POST", "/v1/tills/{till}/payments/{challenge}/movements", {Role::kMerchant},
+            TerminalKind::kTill,
+            "Complete a payment's step-up with the movements it offered (as for a passage)",
+            [moves](Call& c) { return moves(c, PayingFlow::kPayment); }});
   Register({"POST", "/v1/tills/{till}/refunds", {Role::kMerchant}, TerminalKind::kTill,
             "Refund (part of) a purchase made at this till's merchant",
             [this](Call& c) -> StatusOr<Reply> {

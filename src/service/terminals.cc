@@ -58,6 +58,13 @@ Status ReadList(const json& root, const char* name, std::map<std::string, T>& ou
   return Status::Ok();
 }
 
+// "shows_prompts": the terminal's screen faces the person and can draw movement prompts.
+StatusOr<bool> ShowsPrompts(const json& o, const std::string& what) {
+  if (!o.contains("shows_prompts")) return false;
+  if (!o["shows_prompts"].is_boolean()) return Bad(what + ": shows_prompts must be true or false");
+  return o["shows_prompts"].get<bool>();
+}
+
 // "camera_profile": a profile file (facepay liveness calibrate), relative to the config.
 StatusOr<std::optional<vision::CameraProfile>> Camera(const json& o, const std::string& base_dir) {
   FACEPAY_ASSIGN_OR_RETURN(std::string cam, Str(o, "camera_profile", false));
@@ -94,6 +101,7 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
       return Bad("gate " + g.id + ": direction must be entry or exit");
     }
     FACEPAY_ASSIGN_OR_RETURN(g.camera, Camera(o, base_dir));
+    FACEPAY_ASSIGN_OR_RETURN(g.shows_prompts, ShowsPrompts(o, "gate " + g.id));
     if (o.contains("edge")) {
       if (!o["edge"].is_boolean()) return Bad("gate " + g.id + ": edge must be true or false");
       g.edge = o["edge"].get<bool>();
@@ -110,6 +118,7 @@ StatusOr<Terminals> ParseTerminals(const std::string& text, const std::string& b
   FACEPAY_RETURN_IF_ERROR(ReadList(root, "tills", t.tills, [&](const json& o, TillConfig& c) {
     FACEPAY_ASSIGN_OR_RETURN(c.merchant_account, Str(o, "merchant_account", true));
     FACEPAY_ASSIGN_OR_RETURN(c.camera, Camera(o, base_dir));
+    FACEPAY_ASSIGN_OR_RETURN(c.shows_prompts, ShowsPrompts(o, "till " + c.id));
     return Status::Ok();
   }));
   FACEPAY_RETURN_IF_ERROR(ReadList(root, "atms", t.atms, [&](const json& o, AtmConfig& c) {

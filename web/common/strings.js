@@ -531,6 +531,11 @@ addStrings({
   'gate.stepup_need4': 'Type all 4 digits.',
   'gate.stepup_tries': '{n} tries',
   'gate.stepup_cancel': 'Cancel',
+  'gate.moves_title': 'One more check: follow the movements',
+  'gate.moves_text': 'Do what the screen over the camera shows, one after the other. It takes a few seconds.',
+  'gate.moves_digits': 'Type phone digits instead',
+  'gate.moves_failed': 'We could not see the movements. Type the last 4 digits of your phone instead.',
+  'gate.moves_face': 'We could not match the face that did the movements. Type the last 4 digits of your phone.',
 
   'till.where': 'Till {till}',
   'till.sale_title': 'New sale',

@@ -12,6 +12,7 @@ enum class ChallengeKind {
   kAtmVerification,  // "atm_verification": a verified face may withdraw once
   kLiveness,         // "liveness_challenge": a kiosk waits for the response to its prompts
   kLivenessPassed,   // "liveness_challenge:passed": the face a passed response saw, for one enrolment
+  kStepUpLiveness,   // "step_up:liveness": the movements a step-up (liveness unsure) may be answered with
 };
 
 // The name kept in Challenge::kind (stored: never rename).

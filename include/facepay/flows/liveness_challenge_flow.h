@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,27 @@ struct ChallengeOutcome {
   int frames = 0, face_frames = 0;
   std::vector<float> cnn_p_live;  // the passive CNN's raw probability of each face frame
 };
+
+// What the kiosk's, the calibration's and a gate's step-up challenges share.
+// `steps` actions from FlowDeps::challenge_order (else the CSPRNG).
+std::vector<vision::ChallengeAction> DrawChallengeOrder(const FlowDeps& deps);
+// The stored names back to actions (unknown names are dropped).
+std::vector<vision::ChallengeAction> ChallengeActionsFrom(const nlohmann::json& names);
+// The median logit of the passive CNN's probabilities; nullopt when there are none.
+std::optional<float> MedianLogit(const std::vector<float>& p_live);
+// InvalidArgument("missing_frames" | "too_many_frames" | "invalid_frame_interval_ms").
+Status CheckChallengeResponse(const ChallengeResponse& r);
+
+struct JudgedResponse {
+  ChallengeOutcome outcome;
+  vision::Embedding face;  // when passed and asked for: the best-quality frame's embedding
+};
+// Follows the response's frames (already checked) against `actions`. Decode errors of a frame.
+StatusOr<JudgedResponse> JudgeChallengeResponse(const FlowDeps& deps,
+                                                const std::vector<vision::ChallengeAction>& actions,
+                                                const ChallengeResponse& r, bool embed);
+// {result, failure, actions, completed, frames, face_frames, cnn_raw_logit}: for the audit.
+nlohmann::json ChallengeOutcomeJson(const ChallengeOutcome& o);
 
 class LivenessChallengeFlow {
  public:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "facepay/flows/flow_deps.h"
 #include "facepay/flows/identifier.h"
 #include "facepay/payments/ledger_types.h"
+#include "facepay/vision/active_challenge.h"
 
 namespace facepay::flows {
 
@@ -20,6 +22,8 @@ enum class PayingFlow { kPassage, kPayment };
 // "passage" | "payment": the audit action and the metrics' flow label.
 const char* PayingFlowName(PayingFlow f);
 ChallengeKind StepUpKindOf(PayingFlow f);
+// The id of the movements a step-up offers (ChallengeKind::kStepUpLiveness).
+std::string StepUpMovesId(const std::string& step_up_id);
 
 struct PayingRequest {
   PayingFlow flow = PayingFlow::kPassage;
@@ -57,6 +61,9 @@ struct IssuedChallenge {
   std::string id;
   int64_t expires_at_ms = 0;
   int attempts = 0;
+  // Liveness unsure at a terminal that shows prompts: the movements the step-up may be
+  // answered with instead of a code (StepUpFlow::RunMoves); empty: a code only.
+  std::vector<vision::ChallengeAction> actions;
 };
 
 struct PaidIdentification {

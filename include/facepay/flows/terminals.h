@@ -21,6 +21,10 @@ struct GateConfig {
   // the model's conservative offset, and a liveness "unsure" burst answers step_up, never
   // accept (vision::JudgeWindow, docs/liveness.md).
   std::optional<vision::CameraProfile> camera;
+  // "shows_prompts": its screen faces the person and can draw an active challenge's movements.
+  // A burst whose liveness is unsure then steps up with a challenge too, not only a second
+  // factor (step_up_flow.h, StepUpFlow::RunMoves).
+  bool shows_prompts = false;
   // An edge gate ("edge": true) runs the vision stages itself and may send a template with its
   // own liveness verdict instead of frames; no other gate may. Its template passages are
   // limited to edge_rate_per_s ("edge_rate_per_s", default 5) whatever its key allows.
@@ -32,6 +36,7 @@ struct GateConfig {
 struct TillConfig {
   std::string id, merchant_account;
   std::optional<vision::CameraProfile> camera;
+  bool shows_prompts = false;  // as GateConfig's: a customer-facing screen
 };
 struct AtmConfig {
   std::string id, cash_account;
