@@ -30,9 +30,12 @@ class StepUpAnswers final : public flows::CompletedStepUps {
     return reply.has_value();
   }
   void Keep(const std::string& challenge_id, const flows::StepUpOutcome& o) override {
-    reply = impl_.Remember(scope_, challenge_id, "completed",
-                           Reply{200, StepUpJson(o, flow_, challenge_id, c_.SeesScores())},
-                           c_.now_ms);
+    Reply answer{200, StepUpJson(o, flow_, challenge_id, c_.SeesScores())};
+    auto kept = impl_.Remember(scope_, challenge_id, "completed", answer, c_.now_ms);
+    // Not kept (logged by Remember): the step-up cannot run twice (its challenge is used), so
+    // this terminal still gets the outcome; a retry of a lost answer gets challenge_used.
+    if (!kept.ok()) answer.body["replayed"] = false;
+    reply = kept.ok() ? std::move(*kept) : std::move(answer);
   }
   std::optional<Reply> reply;  // the kept answer: the one to send
 
@@ -81,7 +84,8 @@ void Service::Impl::AddTerminalRoutes() {
       r.response.frame_interval_ms = in.fields["frame_interval_ms"].get<double>();
     }
     r.response.for_enrolment = false;
-    auto reply = Idempotent(c, "moves:" + c.terminal, r.challenge_id, in, [&]() -> StatusOr<Reply> {
+    auto reply = Idempotent(c, "moves:" + c.terminal, r.challenge_id, in, Rerun::kUnsafe,
+                            [&]() -> StatusOr<Reply> {
       StepUpAnswers answers(*this, c, flow);
       FACEPAY_ASSIGN_OR_RETURN(auto out, flows::StepUpFlow(flow_deps).RunMoves(c.Who(), r, answers));
       if (answers.reply) return std::move(*answers.reply);
@@ -115,7 +119,8 @@ void Service::Impl::AddTerminalRoutes() {
                   return ResourceExhausted("rate_limited", "too many template passages at this gate");
                 }
               }
-              return Idempotent(c, "passage:" + c.terminal, r.event_id, in, [&]() -> StatusOr<Reply> {
+              return Idempotent(c, "passage:" + c.terminal, r.event_id, in, Rerun::kSafe,
+                                [&]() -> StatusOr<Reply> {
                 FACEPAY_ASSIGN_OR_RETURN(r.sighting, SightingOf(in, g.edge));
                 FACEPAY_ASSIGN_OR_RETURN(auto out, flows::PassageFlow(flow_deps).Run(c.Who(), r));
                 return Reply{200, PaidIdentificationJson(out, PayingFlow::kPassage, c.SeesScores())};
@@ -144,7 +149,8 @@ void Service::Impl::AddTerminalRoutes() {
                 return InvalidArgument("currency_mismatch", "this till settles in " +
                                                                 deps.terminals.currency);
               }
-              return Idempotent(c, "payment:" + c.terminal, r.order_id, in, [&]() -> StatusOr<Reply> {
+              return Idempotent(c, "payment:" + c.terminal, r.order_id, in, Rerun::kSafe,
+                                [&]() -> StatusOr<Reply> {
                 FACEPAY_ASSIGN_OR_RETURN(r.sighting, SightingOf(in, false));
                 FACEPAY_ASSIGN_OR_RETURN(auto out, flows::TillPaymentFlow(flow_deps).Run(c.Who(), r));
                 return Reply{200, PaidIdentificationJson(out, PayingFlow::kPayment, c.SeesScores())};
@@ -208,7 +214,7 @@ void Service::Impl::AddTerminalRoutes() {
               FACEPAY_ASSIGN_OR_RETURN(r.verification_id, RequiredId(in.fields, "verification_id"));
               FACEPAY_ASSIGN_OR_RETURN(r.request_id, RequiredId(in.fields, "request_id"));
               FACEPAY_ASSIGN_OR_RETURN(r.amount_minor, RequiredAmount(in.fields, "amount_minor"));
-              return Idempotent(c, "withdrawal:" + c.terminal, r.request_id, in,
+              return Idempotent(c, "withdrawal:" + c.terminal, r.request_id, in, Rerun::kUnsafe,
                                 [&]() -> StatusOr<Reply> {
                 FACEPAY_ASSIGN_OR_RETURN(auto res, flows::AtmFlow(flow_deps).Withdraw(c.Who(), r));
                 return Reply{200, payments::ChargeResultToJson(res)};

@@ -413,13 +413,22 @@ StatusOr<flows::Sighting> Service::Impl::SightingOf(const Input& in, bool allow_
 }
 
 StatusOr<Reply> Service::Impl::Idempotent(const Call& c, const std::string& scope,
-                                          const std::string& key, const Input& in,
+                                          const std::string& key, const Input& in, Rerun rerun,
                                           const std::function<StatusOr<Reply>()>& run) const {
   const std::string fp = Fingerprint(in.fields, in);
   FACEPAY_ASSIGN_OR_RETURN(auto replay, Replay(scope, key, fp));
   if (replay) return std::move(*replay);
   FACEPAY_ASSIGN_OR_RETURN(Reply reply, run());
-  return Remember(scope, key, fp, std::move(reply), c.now_ms);
+  auto kept = Remember(scope, key, fp, reply, c.now_ms);
+  if (kept.ok()) return kept;
+  // Not recorded (the store failed between the flow's commit and this write). A request that
+  // may run again is not answered: the terminal's retry runs it again, and what it moved is
+  // keyed in the ledger too, so it is replayed there, never charged twice, and this time the
+  // answer is kept. One that consumed something (a verification, a challenge) cannot run
+  // again: it sends its answer, which a lost-answer retry will not get back.
+  if (rerun == Rerun::kSafe) return kept.status();
+  reply.body["replayed"] = false;
+  return reply;
 }
 
 void StoreAudit::Audit(const flows::Caller& who, int64_t at_ms, const std::string& action,
@@ -458,8 +467,9 @@ StatusOr<std::optional<Reply>> Service::Impl::Replay(const std::string& scope,
   return std::optional<Reply>(std::move(r));
 }
 
-Reply Service::Impl::Remember(const std::string& scope, const std::string& key,
-                              const std::string& fingerprint, Reply reply, int64_t now_ms) const {
+StatusOr<Reply> Service::Impl::Remember(const std::string& scope, const std::string& key,
+                                        const std::string& fingerprint, Reply reply,
+                                        int64_t now_ms) const {
   RequestRecord rec;
   rec.scope = scope;
   rec.key = key;
@@ -471,7 +481,9 @@ Reply Service::Impl::Remember(const std::string& scope, const std::string& key,
   auto prior = deps.store->PutRequestIfAbsent(rec);
   if (!prior.ok()) {
     spdlog::error("cannot record request {}/{}: {}", scope, key, prior.status().ToString());
-    return reply;
+    return Unavailable("store_unavailable",
+                       "the answer could not be recorded: retry with the same key (nothing is "
+                       "charged twice)");
   }
   if (*prior) {  // a concurrent twin answered first: its answer is the answer
     Reply r;

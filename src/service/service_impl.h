@@ -135,8 +135,12 @@ struct Service::Impl {
   // checked (template_not_allowed, frames_and_template, missing_frames, invalid_template...).
   StatusOr<flows::Sighting> SightingOf(const Input& in, bool allow_template) const;
   // An idempotent request: the stored answer of (scope, key) again, or run() and remember it.
+  // kSafe: run() may run again for the same key (what it moves is keyed), so an answer that
+  // cannot be recorded is a 503 for the terminal to retry; kUnsafe: it consumed something.
+  enum class Rerun { kSafe, kUnsafe };
   StatusOr<Reply> Idempotent(const Call& c, const std::string& scope, const std::string& key,
-                             const Input& in, const std::function<StatusOr<Reply>()>& run) const;
+                             const Input& in, Rerun rerun,
+                             const std::function<StatusOr<Reply>()>& run) const;
   // An enrolment's images, burst and "fuse" option (routes_people.cc).
   StatusOr<flows::EnrolmentCapture> CaptureOf(const Input& in) const;
   void Audit(const Call& c, const std::string& action, const std::string& target,
@@ -145,8 +149,9 @@ struct Service::Impl {
   // idempotency_key_reused when its fingerprint differs), else nullopt.
   StatusOr<std::optional<Reply>> Replay(const std::string& scope, const std::string& key,
                                         const std::string& fingerprint) const;
-  // Stores `reply` for (scope, key) unless a concurrent twin stored first: returns the winner.
-  Reply Remember(const std::string& scope, const std::string& key,
+  // Stores `reply` for (scope, key) unless a concurrent twin stored first: returns the winner;
+  // 503 store_unavailable when it cannot be stored (the caller retries with the same key).
+  StatusOr<Reply> Remember(const std::string& scope, const std::string& key,
                  const std::string& fingerprint, Reply reply, int64_t now_ms) const;
 };
 

@@ -597,6 +597,50 @@ TEST_P(Hardening, ReadinessFailsWhileTheStoreCannotCommitAndLivenessDoesNot) {
   EXPECT_EQ(n.Call("GET", "/healthz/ready", "").status, 200);
 }
 
+// The soak (a PostgreSQL restart between a payment's commit and the write of its answer): the
+// till was told "approved", and the retry of that answer ran the payment again (by then the
+// person had been erased: "no_match"). Now the till is told to retry; the retry runs it again,
+// the ledger replays the one charge, and that answer is the one kept.
+TEST_P(Hardening, AnAnswerThatCannotBeRecordedIsNotSentAndItsRetryChargesOnce) {
+  Node& n = StartNode();
+  const std::string admin = n.MakeKey(Role::kAdmin);
+  const std::string enroller = n.MakeKey(Role::kEnroller);
+  const std::string till = n.MakeKey(Role::kMerchant, {"t1"});
+  const std::string acct = EnrollWithAccount(n, enroller, "alvaro", "Alvaro_Uribe", {7, 10}, 5000);
+  // The store refuses to record answers (as a full disk or a lost connection would), nothing else.
+  const bool sqlite = GetParam() == "sqlite";
+  ASSERT_TRUE(loc_->ExecSql(sqlite ? "CREATE TRIGGER refuse_answers BEFORE INSERT ON "
+                                     "service_requests BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                                   : "CREATE FUNCTION refuse_answers() RETURNS trigger LANGUAGE "
+                                     "plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; "
+                                     "CREATE TRIGGER refuse_answers BEFORE INSERT ON "
+                                     "service_requests FOR EACH ROW EXECUTE FUNCTION "
+                                     "refuse_answers()")
+                  .ok());
+  const json pay = {{"order_id", "o-unrecorded"}, {"amount_minor", 700},
+                    {"frames", Frames({Img("Alvaro_Uribe", 26)})}};
+  auto first = n.Post("/v1/tills/t1/payments", till, pay);
+  EXPECT_EQ(first.status, 503) << first.raw;
+  EXPECT_EQ(first.body["error"]["code"], "store_unavailable") << first.raw;
+  EXPECT_EQ(Balance(n, admin, acct), 4300) << "the charge itself committed";
+
+  ASSERT_TRUE(loc_->ExecSql(sqlite ? "DROP TRIGGER refuse_answers"
+                                   : "DROP TRIGGER refuse_answers ON service_requests")
+                  .ok());
+  auto retry = n.Post("/v1/tills/t1/payments", till, pay);
+  ASSERT_EQ(retry.status, 200) << retry.raw;
+  EXPECT_EQ(retry.body["decision"]["outcome"], "accept") << retry.raw;
+  EXPECT_EQ(retry.body["settlement"]["outcome"], "approved") << retry.raw;
+  EXPECT_EQ(retry.body["settlement"]["replayed"], true) << "the ledger's charge, replayed";
+  EXPECT_EQ(retry.body["replayed"], false) << retry.raw;
+  auto again = n.Post("/v1/tills/t1/payments", till, pay);
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["replayed"], true) << again.raw;
+  EXPECT_EQ(again.body["decision"], retry.body["decision"]);
+  EXPECT_EQ(again.body["settlement"], retry.body["settlement"]);
+  EXPECT_EQ(Balance(n, admin, acct), 4300) << "charged once";
+}
+
 // Row 10: no access log; 5xx answers left no line.
 TEST_P(Hardening, EveryRequestLeavesOneAccessLogLineWithoutSecrets) {
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
