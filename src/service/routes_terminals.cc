@@ -30,12 +30,11 @@ class StepUpAnswers final : public flows::CompletedStepUps {
     return reply.has_value();
   }
   void Keep(const std::string& challenge_id, const flows::StepUpOutcome& o) override {
-    Reply answer{200, StepUpJson(o, flow_, challenge_id, c_.SeesScores())};
-    auto kept = impl_.Remember(scope_, challenge_id, "completed", answer, c_.now_ms);
-    // Not kept (logged by Remember): the step-up cannot run twice (its challenge is used), so
-    // this terminal still gets the outcome; a retry of a lost answer gets challenge_used.
-    if (!kept.ok()) answer.body["replayed"] = false;
-    reply = kept.ok() ? std::move(*kept) : std::move(answer);
+    // kUnsafe: the step-up cannot run twice (its challenge is used), so an answer that cannot
+    // be kept is still sent; a retry of a lost answer gets challenge_used.
+    reply = *impl_.Remember(scope_, challenge_id, "completed",
+                            Reply{200, StepUpJson(o, flow_, challenge_id, c_.SeesScores())},
+                            c_.now_ms, Service::Impl::Rerun::kUnsafe);
   }
   std::optional<Reply> reply;  // the kept answer: the one to send
 

@@ -419,16 +419,7 @@ StatusOr<Reply> Service::Impl::Idempotent(const Call& c, const std::string& scop
   FACEPAY_ASSIGN_OR_RETURN(auto replay, Replay(scope, key, fp));
   if (replay) return std::move(*replay);
   FACEPAY_ASSIGN_OR_RETURN(Reply reply, run());
-  auto kept = Remember(scope, key, fp, reply, c.now_ms);
-  if (kept.ok()) return kept;
-  // Not recorded (the store failed between the flow's commit and this write). A request that
-  // may run again is not answered: the terminal's retry runs it again, and what it moved is
-  // keyed in the ledger too, so it is replayed there, never charged twice, and this time the
-  // answer is kept. One that consumed something (a verification, a challenge) cannot run
-  // again: it sends its answer, which a lost-answer retry will not get back.
-  if (rerun == Rerun::kSafe) return kept.status();
-  reply.body["replayed"] = false;
-  return reply;
+  return Remember(scope, key, fp, std::move(reply), c.now_ms, rerun);
 }
 
 void StoreAudit::Audit(const flows::Caller& who, int64_t at_ms, const std::string& action,
@@ -469,7 +460,7 @@ StatusOr<std::optional<Reply>> Service::Impl::Replay(const std::string& scope,
 
 StatusOr<Reply> Service::Impl::Remember(const std::string& scope, const std::string& key,
                                         const std::string& fingerprint, Reply reply,
-                                        int64_t now_ms) const {
+                                        int64_t now_ms, Rerun rerun) const {
   RequestRecord rec;
   rec.scope = scope;
   rec.key = key;
@@ -481,6 +472,12 @@ StatusOr<Reply> Service::Impl::Remember(const std::string& scope, const std::str
   auto prior = deps.store->PutRequestIfAbsent(rec);
   if (!prior.ok()) {
     spdlog::error("cannot record request {}/{}: {}", scope, key, prior.status().ToString());
+    // Not recorded (the store failed between the flow's commit and this write). A request that
+    // may run again is not answered: the terminal's retry runs it again, and what it moved is
+    // keyed in the ledger too, so it is replayed there, never charged twice, and this time the
+    // answer is kept. One that consumed something (a verification, a challenge) cannot run
+    // again: it sends its answer, which a lost-answer retry will not get back.
+    if (rerun == Rerun::kUnsafe) return reply;
     return Unavailable("store_unavailable",
                        "the answer could not be recorded: retry with the same key (nothing is "
                        "charged twice)");

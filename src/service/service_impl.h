@@ -149,10 +149,12 @@ struct Service::Impl {
   // idempotency_key_reused when its fingerprint differs), else nullopt.
   StatusOr<std::optional<Reply>> Replay(const std::string& scope, const std::string& key,
                                         const std::string& fingerprint) const;
-  // Stores `reply` for (scope, key) unless a concurrent twin stored first: returns the winner;
-  // 503 store_unavailable when it cannot be stored (the caller retries with the same key).
+  // Stores `reply` for (scope, key) unless a concurrent twin stored first: returns the winner.
+  // When it cannot be stored: kSafe, 503 store_unavailable (the caller retries with the same
+  // key); kUnsafe, `reply` itself.
   StatusOr<Reply> Remember(const std::string& scope, const std::string& key,
-                 const std::string& fingerprint, Reply reply, int64_t now_ms) const;
+                           const std::string& fingerprint, Reply reply, int64_t now_ms,
+                           Rerun rerun) const;
 };
 
 // BLAKE2b-256 hex of the request parts (idempotency fingerprints).
