@@ -77,6 +77,13 @@ FrameCue MakeFrameCue(const cv::Mat& bgr, const FaceResult& face, double t_ms) {
   c.bezel = BezelCue(bgr, face.detection.box);
   c.texture = ComputeCropTexture(bgr, face.detection.box);
   c.embedding = face.embedding;
+  if (bgr.cols >= 16 && bgr.rows >= 16) {
+    cv::Mat gray;
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    c.scene_scale = static_cast<float>(kSceneWidth) / static_cast<float>(bgr.cols);
+    const int h = std::max(1, static_cast<int>(std::lround(bgr.rows * c.scene_scale)));
+    cv::resize(gray, c.scene, cv::Size(kSceneWidth, h), 0, 0, cv::INTER_AREA);
+  }
   return c;
 }
 

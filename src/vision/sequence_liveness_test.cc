@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+#include <opencv2/imgproc.hpp>
+
 namespace facepay::vision {
 namespace {
 
@@ -54,6 +56,42 @@ TEST(WindowSignals, PlanarityTellsAFlatPhotoFromAHeadTurning) {
   const float p_photo = ComputeWindowSignals(photo, 0).values.at("planarity");
   EXPECT_LT(p_photo, 0.2f);
   EXPECT_GT(p_head, 0.6f);
+}
+
+// A window of frames of a textured room with a face moving right by 6 px a frame: either the
+// whole picture moves with it (a screen or photo carried by hand) or the room stays still.
+std::vector<FrameCue> MovingFace(bool scene_moves, float px_per_frame) {
+  cv::Mat room(480, 640, CV_8UC3);
+  cv::RNG rng(11);
+  rng.fill(room, cv::RNG::UNIFORM, 0, 255);
+  cv::GaussianBlur(room, room, cv::Size(0, 0), 3);
+  const auto face = Face3d();
+  std::vector<FrameCue> cues;
+  for (int i = 0; i < 8; ++i) {
+    const float dx = px_per_frame * static_cast<float>(i);
+    cv::Mat frame = room.clone();
+    if (scene_moves) {
+      const cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, dx, 0, 1, 0);
+      cv::warpAffine(room, frame, m, room.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT);
+    }
+    FaceResult r;
+    r.liveness.score = 0.9f;
+    const FrameCue shape = Project(face, 0, true);
+    for (int k = 0; k < 68; ++k) r.landmarks[k] = shape.landmarks[k] + cv::Point2f(dx + 60, 0);
+    r.detection.box = cv::Rect2f(160 + dx, 80, 200, 240);
+    cv::rectangle(frame, r.detection.box, cv::Scalar(90, 120, 200), cv::FILLED);  // the face
+    cues.push_back(MakeFrameCue(frame, r, 125.0 * i));
+  }
+  return cues;
+}
+
+TEST(WindowSignals, SceneFollowTellsACarriedPictureFromAHeadBeforeAStillRoom) {
+  const float carried = ComputeWindowSignals(MovingFace(true, 6), 0).values.at("scene_follow");
+  const float head = ComputeWindowSignals(MovingFace(false, 6), 0).values.at("scene_follow");
+  const float still = ComputeWindowSignals(MovingFace(false, 0), 0).values.at("scene_follow");
+  EXPECT_GT(carried, 0.8f);
+  EXPECT_LT(head, -0.8f);
+  EXPECT_NEAR(still, 0.f, 1e-6);
 }
 
 TEST(WindowSignals, NoMotionIsNeutralNotLiveOrAttack) {

@@ -1,8 +1,10 @@
 // Aggregating per-frame cues over a window into the named liveness signals.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "facepay/vision/sequence_liveness.h"
 #include "facepay/vision/stages.h"
@@ -46,6 +48,78 @@ constexpr double kNoiseFloor = 0.012;
 // Planarity when the window shows no out-of-plane motion to judge by.
 constexpr float kPlanarityNeutral = 0.7f;
 
+// Face motion (landmark RMS, thumbnail pixels) below this is noise; a pair's weight reaches 1 at
+// kSceneFullMotion pixels more.
+constexpr double kSceneMotionFloor = 0.3;
+constexpr double kSceneFullMotion = 1.0;
+
+// Thumbnail normalised for exposure (zero mean, unit spread) and lightly smoothed.
+cv::Mat NormalisedScene(const cv::Mat& scene) {
+  cv::Mat f, out;
+  scene.convertTo(f, CV_32F);
+  cv::GaussianBlur(f, f, cv::Size(3, 3), 0.8);
+  cv::Scalar mean, sd;
+  cv::meanStdDev(f, mean, sd);
+  f.convertTo(out, CV_32F, 1.0 / std::max(1.0, sd[0]), -mean[0] / std::max(1.0, sd[0]));
+  return out;
+}
+
+// The background of a thumbnail: everything but the face (landmark box widened for hair and
+// ears, raised for the forehead) and the column below it (neck, body).
+void ClearPerson(cv::Mat& mask, const Landmarks68& l, float scale) {
+  float x0 = l[0].x, x1 = l[0].x, y0 = l[0].y, y1 = l[0].y;
+  for (const cv::Point2f& p : l) {
+    x0 = std::min(x0, p.x);
+    x1 = std::max(x1, p.x);
+    y0 = std::min(y0, p.y);
+    y1 = std::max(y1, p.y);
+  }
+  const float w = x1 - x0, h = y1 - y0;
+  if (!std::isfinite(w) || !std::isfinite(h)) {  // nothing can be told apart: no background
+    mask.setTo(0);
+    return;
+  }
+  const auto in = [](float v, int hi) {  // clamped before the cast (huge values are UB as int)
+    return static_cast<int>(std::clamp(v, 0.f, static_cast<float>(hi)));
+  };
+  const int left = in((x0 - 0.35f * w) * scale, mask.cols);
+  const int right = in(std::ceil((x1 + 0.35f * w) * scale), mask.cols);
+  const int top = in((y0 - 0.7f * h) * scale, mask.rows);
+  if (right > left && top < mask.rows) {
+    mask(cv::Rect(left, top, right - left, mask.rows - top)).setTo(0);
+  }
+}
+
+// scene_follow for one pair of frames: (E_still - E_follow) / (E_still + E_follow) over the
+// background, where E_still is the energy of cur - prev and E_follow that of cur - prev moved
+// by the face's motion. nullopt when the pair cannot be compared.
+std::optional<double> SceneFollowPair(const FrameCue& prev, const FrameCue& cur,
+                                      const cv::Mat& motion) {
+  if (prev.scene.empty() || prev.scene.size() != cur.scene.size() ||
+      std::abs(prev.scene_scale - cur.scene_scale) > 1e-6f || motion.empty()) {
+    return std::nullopt;
+  }
+  const double s = cur.scene_scale;
+  cv::Mat m = motion.clone();  // frame pixels -> thumbnail pixels
+  m.at<double>(0, 2) *= s;
+  m.at<double>(1, 2) *= s;
+  const cv::Mat a = NormalisedScene(prev.scene), b = NormalisedScene(cur.scene);
+  cv::Mat moved, valid;
+  cv::warpAffine(a, moved, m, a.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
+  cv::warpAffine(cv::Mat(a.size(), CV_8U, cv::Scalar(255)), valid, m, a.size(), cv::INTER_NEAREST,
+                 cv::BORDER_CONSTANT, 0);
+  ClearPerson(valid, prev.landmarks, cur.scene_scale);
+  ClearPerson(valid, cur.landmarks, cur.scene_scale);
+  // Two pixels in from the edge: smoothing and resampling blur the border.
+  cv::erode(valid, valid, cv::Mat(), cv::Point(-1, -1), 2);
+  if (static_cast<size_t>(cv::countNonZero(valid)) < a.total() / 20) return std::nullopt;
+  cv::Mat still = b - a, follow = b - moved;
+  const double e_still = cv::mean(still.mul(still), valid)[0];
+  const double e_follow = cv::mean(follow.mul(follow), valid)[0];
+  if (e_still + e_follow < 1e-9) return 0.0;
+  return (e_still - e_follow) / (e_still + e_follow);
+}
+
 }  // namespace
 
 WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_logit_offset) {
@@ -67,7 +141,7 @@ WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_
   // Planarity and jitter from landmark geometry.
   const std::vector<cv::Point2f> ref = Points(f[0]->landmarks);
   const double iod = InterOcular(f[0]->landmarks);
-  double wsum = 0, rsum = 0;
+  double wsum = 0, rsum = 0, follow_w = 0, follow_sum = 0;
   std::vector<float> jitter;
   for (size_t j = 1; j < f.size(); ++j) {
     const std::vector<cv::Point2f> cur = Points(f[j]->landmarks);
@@ -80,7 +154,23 @@ WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_
     const std::vector<cv::Point2f> prev = Points(f[j - 1]->landmarks);
     jitter.push_back(static_cast<float>(
         RmsResidual(prev, cur, EstimateSimilarity(prev, cur), false) / InterOcular(f[j - 1]->landmarks)));
+    double moved = 0;  // landmark RMS motion, thumbnail pixels
+    for (size_t k = 0; k < cur.size(); ++k) {
+      moved += (cur[k].x - prev[k].x) * (cur[k].x - prev[k].x) +
+               (cur[k].y - prev[k].y) * (cur[k].y - prev[k].y);
+    }
+    moved = std::sqrt(moved / static_cast<double>(cur.size())) * f[j]->scene_scale;
+    const double weight_f = std::clamp((moved - kSceneMotionFloor) / kSceneFullMotion, 0.0, 1.0);
+    if (weight_f > 0) {
+      const auto c = SceneFollowPair(*f[j - 1], *f[j], EstimateSimilarity(prev, cur));
+      if (c) {
+        follow_sum += weight_f * *c;
+        follow_w += weight_f;
+      }
+    }
   }
+  // Shrunk towards 0 (no evidence) when the face hardly moved over the window.
+  v["scene_follow"] = static_cast<float>(follow_sum / std::max(follow_w, 2.0));
   // Blend towards neutral when there was little out-of-plane motion to judge by.
   const double confidence = std::min(1.0, wsum / (0.02 * std::max<size_t>(1, f.size() - 1)));
   const double planar = wsum > 0 ? rsum / wsum : kPlanarityNeutral;

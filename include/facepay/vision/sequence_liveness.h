@@ -22,6 +22,12 @@
 //               mean); 0 when the model holds no texture means
 //   lbp_chi2    chi-square distance of that histogram to the live class mean (per channel mean)
 //   specular, sharpness, sat_mean, sat_std, val_skew, colour_diversity, moire_hf, moire_peak
+//   scene_follow does the rest of the picture move with the face? Between consecutive frames,
+//               the landmarks' similarity motion is applied to the previous frame's thumbnail
+//               outside the face and body; +1 when that explains the background better than
+//               "it stayed still" (a screen or photo moved by hand carries its scene along),
+//               -1 when the background stayed still while the face moved (a head in front of
+//               a fixed camera), 0 without face motion; motion-weighted mean over the window
 // A model uses only the signals its manifest names; the order of SignalNames() never changes
 // (new signals are appended).
 //
@@ -53,7 +59,10 @@ struct FrameCue {
   Embedding embedding;     // may be empty (identity signal then neutral)
   double t_ms = 0;         // capture time
   CropTexture texture;     // colour texture and distortion of the face box
+  cv::Mat scene;           // grey thumbnail of the whole frame, kSceneWidth wide (CV_8U)
+  float scene_scale = 0;   // thumbnail pixels per frame pixel
 };
+inline constexpr int kSceneWidth = 160;
 
 FrameCue MakeFrameCue(const cv::Mat& bgr, const FaceResult& face, double t_ms);
 
@@ -70,7 +79,8 @@ inline const std::vector<std::string>& SignalNames() {
   static const std::vector<std::string> k = {
       "cnn",      "planarity", "blink",    "mouth",    "identity",         "bezel",
       "jitter",   "lbp_llr",   "lbp_chi2", "specular", "sharpness",        "sat_mean",
-      "sat_std",  "val_skew",  "colour_diversity",     "moire_hf",         "moire_peak"};
+      "sat_std",  "val_skew",  "colour_diversity",     "moire_hf",         "moire_peak",
+      "scene_follow"};
   return k;
 }
 // Signals computed from WindowSignals::texture with a model's class-mean histograms.
