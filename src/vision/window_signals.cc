@@ -92,10 +92,11 @@ void ClearPerson(cv::Mat& mask, const Landmarks68& l, float scale) {
 
 // scene_follow for one pair of frames: (E_still - E_follow) / (E_still + E_follow) over the
 // background, where E_still is the energy of cur - prev and E_follow that of cur - prev moved
-// by the face's motion. nullopt when the pair cannot be compared.
+// by the face's motion (frame pixels). `a`, `b`: the two NormalisedScene thumbnails. nullopt
+// when the pair cannot be compared.
 std::optional<double> SceneFollowPair(const FrameCue& prev, const FrameCue& cur,
-                                      const cv::Mat& motion) {
-  if (prev.scene.empty() || prev.scene.size() != cur.scene.size() ||
+                                      const cv::Mat& a, const cv::Mat& b, const cv::Mat& motion) {
+  if (a.empty() || a.size() != b.size() ||
       std::abs(prev.scene_scale - cur.scene_scale) > 1e-6f || motion.empty()) {
     return std::nullopt;
   }
@@ -103,7 +104,6 @@ std::optional<double> SceneFollowPair(const FrameCue& prev, const FrameCue& cur,
   cv::Mat m = motion.clone();  // frame pixels -> thumbnail pixels
   m.at<double>(0, 2) *= s;
   m.at<double>(1, 2) *= s;
-  const cv::Mat a = NormalisedScene(prev.scene), b = NormalisedScene(cur.scene);
   cv::Mat moved, valid;
   cv::warpAffine(a, moved, m, a.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
   cv::warpAffine(cv::Mat(a.size(), CV_8U, cv::Scalar(255)), valid, m, a.size(), cv::INTER_NEAREST,
@@ -143,6 +143,11 @@ WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_
   const double iod = InterOcular(f[0]->landmarks);
   double wsum = 0, rsum = 0, follow_w = 0, follow_sum = 0;
   std::vector<float> jitter;
+  std::vector<cv::Mat> normalised(f.size());  // each frame's NormalisedScene, once, when needed
+  const auto scene = [&](size_t i) -> const cv::Mat& {
+    if (normalised[i].empty() && !f[i]->scene.empty()) normalised[i] = NormalisedScene(f[i]->scene);
+    return normalised[i];
+  };
   for (size_t j = 1; j < f.size(); ++j) {
     const std::vector<cv::Point2f> cur = Points(f[j]->landmarks);
     const double res_s = RmsResidual(ref, cur, EstimateSimilarity(ref, cur), false) / iod;
@@ -152,17 +157,15 @@ WindowSignals ComputeWindowSignals(const std::vector<FrameCue>& cues, float cnn_
     rsum += weight * std::min(1.0, res_h / std::max(res_s, 1e-9));
     wsum += weight;
     const std::vector<cv::Point2f> prev = Points(f[j - 1]->landmarks);
+    const cv::Mat step = EstimateSimilarity(prev, cur);
     jitter.push_back(static_cast<float>(
-        RmsResidual(prev, cur, EstimateSimilarity(prev, cur), false) / InterOcular(f[j - 1]->landmarks)));
-    double moved = 0;  // landmark RMS motion, thumbnail pixels
-    for (size_t k = 0; k < cur.size(); ++k) {
-      moved += (cur[k].x - prev[k].x) * (cur[k].x - prev[k].x) +
-               (cur[k].y - prev[k].y) * (cur[k].y - prev[k].y);
-    }
-    moved = std::sqrt(moved / static_cast<double>(cur.size())) * f[j]->scene_scale;
+        RmsResidual(prev, cur, step, false) / InterOcular(f[j - 1]->landmarks)));
+    // Landmark RMS motion in thumbnail pixels: the residual of "nothing moved".
+    const double moved = RmsResidual(prev, cur, cv::Mat::eye(2, 3, CV_64F), false) *
+                         f[j]->scene_scale;
     const double weight_f = std::clamp((moved - kSceneMotionFloor) / kSceneFullMotion, 0.0, 1.0);
     if (weight_f > 0) {
-      const auto c = SceneFollowPair(*f[j - 1], *f[j], EstimateSimilarity(prev, cur));
+      const auto c = SceneFollowPair(*f[j - 1], *f[j], scene(j - 1), scene(j), step);
       if (c) {
         follow_sum += weight_f * *c;
         follow_w += weight_f;
